@@ -93,3 +93,13 @@ def stepreward_register_schemas(register: Callable[[FormatSchema], None]) -> Non
 @hookspec
 def stepreward_register_presets(register: Callable[[str, RewardConfig], None]) -> None:
     """Contribute named reward presets via ``register(name, config)``. Called once at load time."""
+
+
+@hookspec(firstresult=True)
+def stepreward_parse_gold(solution: str, config: RewardConfig) -> Answer | None:
+    """Parse the gold answer out of a record's ``solution``. First result wins.
+
+    Called once per distinct ``(solution, config)`` (the result is cached: the gold repeats for
+    the M completions of a group). Solutions may be a bare answer (``8``, ``\\frac{1}{2}``) or a
+    full section (``### The final answer is:\\nB: 8``).
+    """

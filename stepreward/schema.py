@@ -150,7 +150,9 @@ def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
         if spec.numbered:
             # the named group 'n' of this alternative: re-match the single header to read it
             single = re.match(spec.header, text[m.start() : m.end()], re.IGNORECASE)
-            n = int(single.group("n")) if single and single.group("n") else None
+            digits = single.group("n") if single else None
+            # more than 18 digits is no step number (and int() refuses > 4300 digits)
+            n = int(digits) if digits and len(digits) <= 18 else None
         found.append((m.start(), m.end(), idx, n))
     hits: list[SectionHit] = []
     for j, (hs, he, idx, n) in enumerate(found):

@@ -1,0 +1,209 @@
+"""Side-by-side reward benchmark: stepreward vs the official R1-VL approach vs plain math-verify.
+
+    python benchmarks/bench_rewards.py --n 2000 --seed 0 --workers 2
+
+One deterministic corpus (``benchmarks/corpus.py``: Mulberry-format completions of ~300-1,000
+tokens with ~6 key steps, plus an adversarial slice), every approach timed in the same run, one
+table printed at the end. The peers are written here from SPEC §1.4 and call math-verify directly,
+as the official code does (math-verify's own SIGALRM timeouts, main thread only):
+
+- official R1-VL: ``verify(parse(completion), parse(solution))`` on the whole completion, else a
+  case-sensitive exact match of the line after ``### The final answer is:``; key steps by lowercase
+  substring inside ``### Step N:`` sections; the four-header format check; summed unweighted.
+- plain math-verify: ``verify(parse(solution), parse(completion))`` only.
+
+Latencies are per completion (ours: scoring time inside the worker). Targets (issue #3): median
+≤ 1 ms per ordinary completion on one core, p99 ≤ 50 ms, nothing above the hard limit (2 s), ≥ 5x
+the official approach's throughput, 2 workers ≥ 1.7x one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import approx_tokens, make_corpus  # noqa: E402
+
+HARD_LIMIT_S = 2.0
+ANSWER_HEADER = "### The final answer is:"
+_STEP = re.compile(r"### Step (\d+):(.*?)(?=\n###|\Z)", re.S)
+_HEADERS = ("### Image Description:", "### Rationales:", "### Let's think step by step.", ANSWER_HEADER)
+
+
+# --- the peers (SPEC §1.4), written by us ---------------------------------------------------------
+
+
+def _first_line_after_header(text: str) -> str:
+    body = text.split(ANSWER_HEADER)[-1].strip()
+    return body.split("\n")[0].strip() if body else ""
+
+
+def _official_accuracy(completion: str, solution: str) -> float:
+    from math_verify import parse, verify
+
+    try:
+        gold = parse(solution)
+        if len(gold) != 0 and verify(gold, parse(completion)):
+            return 1.0
+    except Exception:
+        pass
+    return 1.0 if _first_line_after_header(completion) == _first_line_after_header(solution) else 0.0
+
+
+def _official_keysteps(completion: str, key_steps: Any) -> float:
+    steps = key_steps.get("Steps", []) if isinstance(key_steps, dict) else key_steps
+    if not steps:
+        return 0.0
+    text = "\n".join(m.group(2) for m in _STEP.finditer(completion)).lower()
+    hits = sum(any(str(f).lower() in text for f in (s if isinstance(s, list) else [s])) for s in steps)
+    return hits / len(steps)
+
+
+def _official_format(completion: str) -> float:
+    if not all(h in completion for h in _HEADERS):
+        return 0.0
+    numbers = [int(m.group(1)) for m in _STEP.finditer(completion)]
+    if not numbers or numbers != list(range(1, len(numbers) + 1)):
+        return 0.0
+    last_step = completion.rfind(f"### Step {numbers[-1]}:")
+    return 1.0 if completion.find(ANSWER_HEADER) > last_step else 0.0
+
+
+def official_reward(rec: dict[str, Any], alpha: float = 0.1) -> float:
+    """The official R1-VL reward: accuracy + alpha * key-step fraction + format."""
+    c, s = rec["completion"], rec["solution"]
+    return _official_accuracy(c, s) + alpha * _official_keysteps(c, rec.get("key_steps")) + _official_format(c)
+
+
+def math_verify_reward(rec: dict[str, Any]) -> float:
+    """Plain math-verify: parse both, verify."""
+    from math_verify import parse, verify
+
+    try:
+        return float(verify(parse(rec["solution"]), parse(rec["completion"])))
+    except Exception:
+        return 0.0
+
+
+# --- measurement ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    workers: int
+    seconds: float
+    latencies_s: list[float]
+    kinds: list[str]
+
+    @property
+    def per_s(self) -> float:
+        return len(self.latencies_s) / self.seconds
+
+    def q_ms(self, q: float, kind: str | None = None) -> float:
+        xs = sorted(x for x, k in zip(self.latencies_s, self.kinds) if kind is None or k == kind)
+        if not xs:
+            return math.nan
+        return 1e3 * xs[min(len(xs) - 1, max(0, math.ceil(q * len(xs)) - 1))]
+
+
+def time_serial(name: str, fn: Callable[[dict[str, Any]], Any], corpus: Sequence[dict[str, Any]]) -> Row:
+    lat = []
+    t0 = time.perf_counter()
+    for rec in corpus:
+        t = time.perf_counter()
+        fn(rec)
+        lat.append(time.perf_counter() - t)
+    return Row(name, 1, time.perf_counter() - t0, lat, [r["kind"] for r in corpus])
+
+
+def time_ours(corpus: Sequence[dict[str, Any]], workers: int) -> Row:
+    from stepreward import score_batch
+
+    score_batch(corpus[:64], workers=workers)  # warm: imports, gold caches, worker start-up
+    t0 = time.perf_counter()
+    res = score_batch(corpus, workers=workers)
+    seconds = time.perf_counter() - t0
+    return Row(f"stepreward ({workers} worker{'s' if workers > 1 else ''})", workers, seconds,
+               res.latencies_s, [r["kind"] for r in corpus])
+
+
+def render(rows: list[Row], corpus: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
+    n_adv = sum(r["kind"] == "adversarial" for r in corpus)
+    toks = sorted(approx_tokens(r["completion"]) for r in corpus if r["kind"] == "ordinary")
+    out = [
+        f"corpus: {len(corpus)} completions (seed {args.seed}; {n_adv} adversarial), ordinary length median "
+        f"~{toks[len(toks) // 2]} tokens; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}",
+        "",
+        "| approach | completions/s | p50 ms (ordinary) | p99 ms (ordinary) | p99 ms (all) | max ms (all) "
+        "| max ms (adversarial) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r.name} | {r.per_s:,.0f} | {r.q_ms(0.5, 'ordinary'):.2f} | {r.q_ms(0.99, 'ordinary'):.2f} | "
+            f"{r.q_ms(0.99):.2f} | {r.q_ms(1.0):.1f} | {r.q_ms(1.0, 'adversarial'):.1f} |"
+        )
+    by = {r.name.split(" (")[0] + f"/{r.workers}": r for r in rows}
+    ours1, ours2 = by.get("stepreward/1"), next((r for r in rows if r.name.startswith("stepreward") and r.workers > 1), None)
+    official, mv = by.get("official R1-VL/1"), by.get("math-verify only/1")
+    out.append("")
+    checks: list[tuple[str, float, str, bool]] = []
+    if ours1:
+        p50 = ours1.q_ms(0.5, "ordinary")
+        checks.append(("median per ordinary completion, 1 core", p50, "<= 1 ms", p50 <= 1.0))
+        p99 = ours1.q_ms(0.99)
+        checks.append(("p99 per completion (all)", p99, "<= 50 ms", p99 <= 50.0))
+        worst = max(r.q_ms(1.0) for r in rows if r.name.startswith("stepreward"))
+        checks.append(("max per completion, ours (incl. adversarial)", worst, f"<= {HARD_LIMIT_S * 1e3:.0f} ms",
+                       worst <= HARD_LIMIT_S * 1e3))
+    if ours1 and official:
+        ratio = ours1.per_s / official.per_s
+        checks.append(("throughput ours(1) / official", ratio, ">= 5x", ratio >= 5.0))
+    if ours1 and mv:
+        checks.append(("throughput ours(1) / math-verify only", ours1.per_s / mv.per_s, "(info)", True))
+    if ours1 and ours2:
+        ratio = ours2.per_s / ours1.per_s
+        checks.append((f"throughput ours({ours2.workers}) / ours(1)", ratio, ">= 1.7x", ratio >= 1.7))
+    out += ["| target | measured | goal | met |", "|---|---:|---|---|"]
+    for what, value, goal, ok in checks:
+        unit = "x" if "x" in goal else " ms"
+        out.append(f"| {what} | {value:.2f}{unit} | {goal} | {'yes' if ok else 'NO'} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=2_000, help="corpus size (default 2000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="worker processes for the parallel run (default 2)")
+    ap.add_argument("--adversarial", type=float, default=0.05, help="fraction of hostile completions")
+    ap.add_argument("--skip-peers", action="store_true", help="time only stepreward")
+    args = ap.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    corpus = make_corpus(args.n, args.seed, args.adversarial)
+    rows = [time_ours(corpus, 1)]
+    if args.workers > 1:
+        rows.append(time_ours(corpus, args.workers))
+    if not args.skip_peers:
+        for name, fn in (("official R1-VL", official_reward), ("math-verify only", math_verify_reward)):
+            for rec in corpus[:20]:  # warm imports and caches, as for ours
+                fn(rec)
+            rows.append(time_serial(name, fn, corpus))
+    print(render(rows, corpus, args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

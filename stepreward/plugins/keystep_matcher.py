@@ -1,0 +1,176 @@
+"""Built-in soft key-step matcher (StepRAR's ``k``), used when ``config.flavor == "stepreward"``.
+
+For each key step, its alternative forms are tried in four stages, cheapest first; the first
+success wins:
+
+1. ``exact`` -- the form as written, in the original text, on token boundaries (``x = 3`` is not
+   found inside ``x = 30``, ``2`` not inside ``12``);
+2. ``normalised`` -- the same after :func:`stepreward.normalize.normalize` of both sides
+   (``\\frac{6}{3}=2``, ``6 / 3 = 2``, ``6 ÷ 3 = 2`` all read ``6/3=2``; case-insensitive);
+3. ``symbolic`` (equations and expressions, when ``config.keysteps.symbolic``) -- candidate
+   equations of the text are located with rapidfuzz (``fuzz.ratio`` at least
+   ``config.keysteps.candidate_cutoff`` against the form or its mirror image) and confirmed side
+   by side with :mod:`stepreward.mathexpr`: same relation operator, each side equivalent to the
+   corresponding side (or the whole relation mirrored, ``2 = 6/3``), and a hard *number gate*:
+   each side must be written with the same numbers (:func:`stepreward.mathexpr.gate_numbers`;
+   a reduced fraction counts as its value, so ``x = 0.5`` matches ``x = 1/2``). Hence ``6/3 = 2``
+   never matches ``6/3 = 3``, ``4/2 = 2``, ``7 = 7`` or ``2 = 2``; an adjacent pair of a chain
+   (``6/3 = 2 = 2.0``) counts;
+4. ``fuzzy`` (phrases: forms that are not a single parseable piece of mathematics) -- best
+   rapidfuzz alignment in the text, widened to word boundaries, with ``fuzz.ratio`` at least
+   ``config.keysteps.phrase_threshold``; every number of the phrase must appear in the window
+   (exactly, as written) and its operator characters must be the same. Phrases shorter than five
+   characters only match exactly. The default threshold, 90, accepts about one edit per ten
+   characters (plurals, a typo: ``right triangles`` vs ``right triangle`` scores 97) and rejects
+   different words of similar spelling (``perimeter`` vs ``parameter`` scores 78).
+
+Search scope (``config.keysteps.scope``): ``"steps"`` -- only the bodies of the schema's step
+sections (nothing when there are none); ``"completion"`` -- the whole text; ``"auto"`` -- step
+sections when there are any, else the whole text. A schema without a step section always
+searches the whole text. Spans in the report index the original completion.
+
+The matcher never raises: unparseable or refused mathematics is treated as non-symbolic, and an
+unexpected internal error yields an all-unmatched report whose reasons say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..hookspecs import hookimpl
+from ..keystep_search import (
+    FormInfo,
+    Found,
+    SearchDoc,
+    analyse_form,
+    find_bounded,
+    phrase_search,
+    symbolic_search,
+)
+from ..keysteps import parse_key_steps
+from ..normalize import concat, normalize
+from ..schema import BUILTIN_SCHEMAS, FormatSchema, split_sections
+from ..types import KeyStep, KeyStepMatch, KeyStepReport, Span
+
+if TYPE_CHECKING:
+    from ..config import RewardConfig
+
+
+def _schema(config: RewardConfig) -> FormatSchema | None:
+    try:
+        return config.schema_obj
+    except Exception:  # plugin manager unavailable: fall back to the built-in schemas
+        fs = config.format_schema
+        return fs if isinstance(fs, FormatSchema) else BUILTIN_SCHEMAS.get(str(fs))
+
+
+def _scope(text: str, config: RewardConfig) -> tuple[str, list[Span]]:
+    whole = ("completion", [(0, len(text))])
+    mode = config.keysteps.scope
+    schema = _schema(config)
+    if mode == "completion" or schema is None or schema.step_section is None:
+        return whole
+    spans = [h.body_span for h in split_sections(text, schema) if h.name == schema.step_section]
+    if mode == "auto" and not spans:
+        return whole
+    return "steps", spans
+
+
+def _build_doc(text: str, spans: list[Span]) -> SearchDoc:
+    parts = [normalize(text[a:b], lower=True, offset=a, source_len=len(text)) for a, b in spans]
+    return SearchDoc(original=text, norm=concat(parts))
+
+
+def _exact(text: str, spans: list[Span], form: FormInfo) -> Span | None:
+    math = form.kind != "phrase"
+    for a, b in spans:
+        i = find_bounded(text, form.raw, math=math, start=a, end=b)
+        if i >= 0:
+            return (i, i + len(form.raw))
+    return None
+
+
+def _match_step(step: KeyStep, text: str, spans: list[Span], doc: SearchDoc, config: RewardConfig) -> KeyStepMatch:
+    forms = [analyse_form(f) for f in step.forms]
+    forms = [f for f in forms if f.norm]
+
+    def hit(form: FormInfo, span: Span, method: str, score: float = 1.0) -> KeyStepMatch:
+        return KeyStepMatch(
+            index=step.index, forms=step.forms, matched=True, form=form.raw, span=span,
+            matched_text=text[span[0] : span[1]], method=method, score=score,
+        )
+
+    for f in forms:
+        span = _exact(text, spans, f)
+        if span is not None:
+            return hit(f, span, "exact")
+    for f in forms:
+        i = find_bounded(doc.norm.text, f.norm, math=f.kind != "phrase")
+        if i >= 0:
+            return hit(f, doc.norm.span(i, i + len(f.norm)), "normalised")
+    closest: tuple[FormInfo, Found] | None = None
+    ks = config.keysteps
+    for f in forms:
+        if f.kind == "phrase" or not ks.symbolic:
+            continue
+        found = symbolic_search(doc, f, ks.candidate_cutoff)
+        if found is not None and found.ok:
+            return hit(f, doc.norm.span(found.start, found.end), "symbolic")
+        if found is not None and (closest is None or found.score > closest[1].score):
+            closest = (f, found)
+    for f in forms:
+        if f.kind != "phrase":
+            continue
+        found = phrase_search(doc, f, ks.phrase_threshold)
+        if found is not None and found.ok:
+            return hit(f, doc.norm.span(found.start, found.end), "fuzzy", found.score)
+        if found is not None and (closest is None or found.score > closest[1].score):
+            closest = (f, found)
+    return _miss(step, doc, closest, ks.candidate_cutoff)
+
+
+def _miss(step: KeyStep, doc: SearchDoc, closest: tuple[FormInfo, Found] | None, cutoff: float) -> KeyStepMatch:
+    if not doc.norm.text.strip():
+        reason = "nothing to search"
+    elif closest is None:
+        reason = f"no candidate above cutoff {cutoff:g} for any form"
+    else:
+        f, c = closest
+        reason = f"closest candidate {c.text!r} for form {f.raw!r} (score {c.score:.2f}) {c.why}"
+    score = closest[1].score if closest else 0.0
+    return KeyStepMatch(index=step.index, forms=step.forms, matched=False, score=min(1.0, max(0.0, score)), reason=reason)
+
+
+def match_key_steps(text: Any, key_steps: Any, config: RewardConfig) -> KeyStepReport:
+    """Match ``key_steps`` (parsed or raw, see :func:`stepreward.keysteps.parse_key_steps`) in ``text``.
+
+    Never raises on ``text`` (non-strings are decoded or treated as empty); a malformed
+    ``key_steps`` value raises :class:`ValueError` naming the field.
+    """
+    steps = parse_key_steps(key_steps)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        text = ""
+    try:
+        scope, spans = _scope(text, config)
+        doc = _build_doc(text, spans)
+        matches = tuple(_match_step(s, text, spans, doc, config) for s in steps)
+        return KeyStepReport(steps=matches, scope=scope, searched_spans=tuple(spans))
+    except Exception as e:  # never take training down; the reason says what happened
+        reason = f"matcher error: {type(e).__name__}: {str(e)[:200]}"
+        return KeyStepReport(
+            steps=tuple(KeyStepMatch(index=s.index, forms=s.forms, matched=False, reason=reason) for s in steps),
+            scope="completion",
+        )
+
+
+@hookimpl
+def stepreward_match_key_steps(
+    text: str, key_steps: Sequence[KeyStep], config: RewardConfig
+) -> KeyStepReport | None:
+    """The built-in matcher; answers only for ``config.flavor == "stepreward"``."""
+    if getattr(config, "flavor", None) != "stepreward":
+        return None
+    return match_key_steps(text, tuple(key_steps), config)

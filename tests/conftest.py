@@ -1,0 +1,37 @@
+"""Shared fixtures for the reward-library tests."""
+
+from __future__ import annotations
+
+import pytest
+
+GOOD = """### Image Description:
+The image shows a rectangle split into 3 equal columns; the total area is 6.
+### Rationales:
+The area of one column is the total area divided by the number of columns.
+### Let's think step by step.
+### Step 1:
+The total area is 6 and there are 3 columns, so 6/3 = 2.
+### Step 2:
+Each column has area 2, so two columns have 2 \\times 2 = 4.
+### The final answer is:
+B: 4"""
+
+KEY_STEPS = {"Steps": [["6/3=2", "\\frac{6}{3}=2"], ["2*2=4", "2 \\times 2 = 4"]]}
+SOLUTION = "### The final answer is:\nB: 4"
+
+
+@pytest.fixture
+def good_completion() -> str:
+    return GOOD
+
+
+@pytest.fixture
+def clean_plugins():
+    """Undo run-time plugin registrations made by a test."""
+    from stepreward import manager
+
+    before = {name for name, _ in manager.get_plugin_manager().list_name_plugin()}
+    yield manager
+    for name, _ in list(manager.get_plugin_manager().list_name_plugin()):
+        if name not in before:
+            manager.unregister_plugin(name)
