@@ -164,7 +164,7 @@ def _ordinary(rng: random.Random, i: int) -> dict[str, Any]:
     numbers = list(range(1, len(step_texts) + 1))
     if label == "misordered" and len(numbers) > 1:
         numbers[0], numbers[1] = numbers[1], numbers[0]
-    parts += [f"### Step {n}:\n{t}" for n, t in zip(numbers, step_texts)]
+    parts += [f"### Step {n}:\n{t}" for n, t in zip(numbers, step_texts, strict=True)]
     final = wrong if label == "wrong" else right
     if label == "boxed":
         parts.append(f"### The final answer is:\n\\boxed{{{final}}}")

@@ -39,9 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         for path in plot_run(args.run_dir, args.out):
             print(path)
         return 0
-    if not args.config and not args.preset:
-        print("error: give --config FILE.yaml or --preset NAME", file=sys.stderr)
-        return 2
     try:
         cfg = load_config(args.config, args.overrides, preset=args.preset)
     except ConfigError as e:

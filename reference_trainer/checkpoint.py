@@ -1,7 +1,8 @@
 """Atomic, resumable checkpoints in the Hugging Face format.
 
 ``<output_dir>/checkpoint-<step>/`` holds ``save_pretrained`` weights + processor (so
-``from_pretrained`` loads it), ``optimizer.pt``, ``scheduler.pt``, ``rng_state_<rank>.pt`` and
+``from_pretrained`` loads it), ``optimizer.pt`` (DeepSpeed: a ``deepspeed/`` engine checkpoint with
+the sharded optimiser states), ``scheduler.pt``, ``rng_state_<rank>.pt`` and
 ``trainer_state.json`` (step, data position, config). Everything is written into a hidden
 ``.tmp-checkpoint-<step>`` folder first and renamed with ``os.replace`` when complete: a crash
 mid-save leaves the previous checkpoint untouched.
@@ -82,9 +83,7 @@ def save_checkpoint(engine: Any, processor: Any, output_dir: str | Path, step: i
         torch.save(engine.scheduler.state_dict(), tmp / "scheduler.pt")
         (tmp / "trainer_state.json").write_text(json.dumps({**state, "step": step}, indent=2, default=str))
     engine.barrier()
-    opt_name = "optimizer.pt" if engine.world_size == 1 or not _sharded(engine) else f"optimizer_{engine.rank}.pt"
-    if engine.is_main or opt_name != "optimizer.pt":
-        torch.save(engine.optimizer_state(), tmp / opt_name)
+    engine.save_training_state(tmp)  # optimiser (DeepSpeed: its own sharded checkpoint)
     torch.save(rng_state(), tmp / f"rng_state_{engine.rank}.pt")
     engine.barrier()
     if engine.is_main:
@@ -98,10 +97,6 @@ def save_checkpoint(engine: Any, processor: Any, output_dir: str | Path, step: i
     return final if engine.is_main else None
 
 
-def _sharded(engine: Any) -> bool:
-    return getattr(engine, "zero_stage", 0) > 0
-
-
 def load_checkpoint(engine: Any, path: str | Path) -> dict[str, Any]:
     """Restore optimiser, scheduler and this rank's RNG; returns trainer_state.json.
 
@@ -109,8 +104,7 @@ def load_checkpoint(engine: Any, path: str | Path) -> dict[str, Any]:
     before wrapping it, so resuming exercises the same loading path as any user of the checkpoint.
     """
     path = Path(path)
-    opt = path / ("optimizer.pt" if (path / "optimizer.pt").exists() else f"optimizer_{engine.rank}.pt")
-    engine.load_optimizer_state(torch.load(opt, map_location="cpu", weights_only=False))
+    engine.load_training_state(path)
     engine.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     rng = path / f"rng_state_{engine.rank}.pt"
     if rng.exists():

@@ -22,7 +22,8 @@ class _Section(BaseModel):
 class ModelConfig(_Section):
     model_name_or_path: str | None = Field(
         default=None, description="Local folder with a Hugging Face Qwen2-VL checkpoint (from_pretrained).")
-    tiny: bool = Field(default=False, description="Build the tiny random offline Qwen2-VL (tests/demos).")
+    tiny: bool = Field(default=False, description="Build the tiny random offline Qwen2-VL (tests/demos) "
+                       "into <output_dir>/tiny-init; ignored when model_name_or_path is set.")
     ref_model_name_or_path: str | None = Field(
         default=None, description="Frozen KL reference; defaults to model_name_or_path (the warm-up model).")
     precision: Literal["auto", "bf16", "fp32"] = Field(
@@ -76,8 +77,10 @@ class RewardsConfig(_Section):
     weights: dict[str, float] = Field(default_factory=dict, description="Weights of preset rewards by __name__ "
                                       "(default 1.0: the official code sums unweighted).")
     funcs: list[RewardFunc] = Field(default_factory=list)
-    timeout_s: float | None = Field(default=300.0, gt=0, description="A reward call on one batch slower "
-                                    "than this is abandoned, scored 0 and counted as a failure.")
+    timeout_s: float | None = Field(default=None, gt=0, description="If set, a reward call on one batch "
+                                    "slower than this is abandoned, scored 0 and counted as a failure (the "
+                                    "call then runs in a worker thread, where SIGALRM-based timeouts such as "
+                                    "math-verify's cannot work). stepreward rewards enforce their own deadlines.")
 
     @model_validator(mode="after")
     def _some(self) -> RewardsConfig:

@@ -112,11 +112,12 @@ class AccelerateEngine(Engine):
         self.optimizer.zero_grad(set_to_none=True)
         return float(norm)
 
-    def optimizer_state(self) -> dict[str, Any]:
-        return self.optimizer.state_dict()
+    def save_training_state(self, folder: Path) -> None:
+        if self.is_main:  # DDP: the optimiser state is the same on every rank
+            torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
 
-    def load_optimizer_state(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state)
+    def load_training_state(self, folder: Path) -> None:
+        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=False))
 
     def model_state_dict(self) -> dict[str, torch.Tensor]:
         return self.accelerator.get_state_dict(self.model)
@@ -159,11 +160,13 @@ class DeepSpeedEngine(Engine):
             return deepspeed.zero.GatheredParameters(list(self.unwrap().parameters()), modifier_rank=None)
         return nullcontext()
 
-    def optimizer_state(self) -> dict[str, Any]:
-        return self.optimizer.state_dict()
+    def save_training_state(self, folder: Path) -> None:
+        """Collective: DeepSpeed's own checkpoint (each rank writes its optimiser shard)."""
+        self.model.save_checkpoint(str(folder / "deepspeed"), tag="state", save_latest=False)
 
-    def load_optimizer_state(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state)
+    def load_training_state(self, folder: Path) -> None:
+        self.model.load_checkpoint(str(folder / "deepspeed"), tag="state", load_optimizer_states=True,
+                                   load_lr_scheduler_states=True)
 
     def model_state_dict(self) -> dict[str, torch.Tensor]:
         if self.zero_stage == 3:

@@ -16,7 +16,15 @@ import torch
 
 from . import checkpoint as ckpt
 from .config import RunConfig
-from .data import Example, PromptSampler, encode_prompts, filter_long_prompts, load_examples, prompt_text
+from .data import (
+    Example,
+    PromptSampler,
+    configure_processor,
+    encode_prompts,
+    filter_long_prompts,
+    load_examples,
+    prompt_text,
+)
 from .loss import completion_logprobs, loss_mask, policy_loss
 from .metrics import MetricsLogger
 from .modeling import eos_token_ids, load_model, load_processor, param_count, resolve_model_path
@@ -45,8 +53,6 @@ class GRPOTrainer:
         self.init_path = resolve_model_path(cfg.model, t.output_dir, env_rank() == 0)
         policy = load_model(str(self.resume_path or self.init_path), cfg.model)
         self.processor = load_processor(self.init_path)
-        from .data import configure_processor
-
         configure_processor(self.processor, cfg.data)
         self.examples = self._load_data()
         self.micro_batches = t.prompts_per_device * cfg.rollout.num_generations // t.micro_batch_size
@@ -72,8 +78,9 @@ class GRPOTrainer:
         total, trainable = param_count(policy)
         log.info("model %s: %s parameters (%s trainable); reference model: %s", self.init_path, f"{total:,}",
                  f"{trainable:,}", "none (beta=0)" if self.ref_model is None else "loaded")
-        log.info("sampling: %s", {k: getattr(self.rollout, "gen_config").to_dict().get(k) for k in
-                                  ("do_sample", "temperature", "top_p", "top_k", "max_new_tokens")})
+        gen = getattr(self.rollout, "gen_config", None)  # HFRollout; other backends may differ
+        if gen is not None:
+            log.info("sampling: %s", {k: getattr(gen, k) for k in ("temperature", "top_p", "top_k", "max_new_tokens")})
         log.info(batch_arithmetic(cfg, self.engine.world_size, len(self.examples)))
 
     def _load_data(self) -> list[Example]:
@@ -101,7 +108,7 @@ class GRPOTrainer:
         keys = sorted({k for e in examples for k in e.columns})
         columns = {k: [e.columns.get(k) for e in examples for _ in range(m)] for k in keys}
         return score(self.reward_funcs, self.reward_weights, prompts, batch.completions, columns,
-                     timeout_s=self.cfg.rewards.timeout_s, completion_ids=batch.completion_ids.tolist(),
+                     timeout_s=self.cfg.rewards.timeout_s, completion_ids=_unpadded(batch),
                      trainer_state={"step": self.step})
 
     def advantages(self, scores: Scores) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -216,6 +223,12 @@ class GRPOTrainer:
             row.update({"reward": float(scores.total[i]), "advantage": float(adv[i])})
             rows.append(row)
         return rows
+
+
+def _unpadded(batch: RolloutBatch) -> list[list[int]]:
+    """Completion token ids up to and including EOS (TRL's ``completion_ids``)."""
+    lengths = batch.completion_mask.sum(1).tolist()
+    return [ids[:n] for ids, n in zip(batch.completion_ids.tolist(), lengths, strict=True)]
 
 
 def _brief(m: dict[str, float]) -> str:

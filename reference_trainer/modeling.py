@@ -18,7 +18,7 @@ log = logging.getLogger("reference_trainer")
 def resolve_model_path(cfg: ModelConfig, output_dir: str, is_main: bool = True, timeout_s: float = 300) -> str:
     """``model.tiny``: the main rank writes the tiny offline model to ``<output_dir>/tiny-init`` (atomically)
     once; every rank then loads it from there with ``from_pretrained``."""
-    if not cfg.tiny:
+    if cfg.model_name_or_path or not cfg.tiny:  # an explicit path wins (e.g. a tiny run's checkpoint)
         return str(cfg.model_name_or_path)
     path = Path(output_dir) / "tiny-init"
     if is_main and not path.exists():
@@ -64,7 +64,10 @@ def load_model(path: str, cfg: ModelConfig, *, trainable: bool = True) -> Any:
         model.eval().requires_grad_(False)
         return model
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     if cfg.freeze_vision_tower:
         visual = vision_tower(model)

@@ -13,9 +13,9 @@ import importlib
 import inspect
 import logging
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +79,15 @@ def reward_name(f: RewardFn) -> str:
 
 
 def _call(f: RewardFn, kwargs: dict[str, Any], timeout_s: float | None) -> Any:
-    """Run ``f`` (sync or async) in a worker thread; past ``timeout_s`` the result is abandoned."""
+    """Run ``f`` (sync or async). With ``timeout_s`` it runs in a worker thread and is abandoned past the
+    deadline; without, in the calling (main) thread, where signal-based timeouts (math-verify) work."""
 
     def run() -> Any:
         out = f(**kwargs)
         return asyncio.run(_await(out)) if inspect.isawaitable(out) else out
 
+    if timeout_s is None:
+        return run()
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         return pool.submit(run).result(timeout=timeout_s)

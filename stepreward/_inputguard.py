@@ -107,7 +107,8 @@ def _scan_exponents(text: str, limits: InputLimits) -> str | None:
     n = len(text)
     ends: list[int] = [0] * len(carets)
     stack: list[tuple[int, int]] = []
-    min_digits = int(math.log10(max(limits.max_exponent, 1.0))) + 1
+    log_limit = math.log10(max(limits.max_exponent, 1.0))
+    min_digits = int(log_limit) + 1 if math.isfinite(log_limit) else n + 1
     for k in range(len(carets) - 1, -1, -1):
         pos, after = carets[k]
         j = _skip_spaces(text, after)
@@ -134,7 +135,7 @@ def _scan_exponents(text: str, limits: InputLimits) -> str | None:
         if depth == 1 and end - j < min_digits:
             continue  # too short to hold a number above max_exponent
         log10_value = _numeric_log10(text[j:end])
-        if log10_value is not None and log10_value > math.log10(max(limits.max_exponent, 1.0)):
+        if log10_value is not None and log10_value > log_limit:
             return f"a numeric exponent above max_exponent={limits.max_exponent:g}"
     return None
 

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+FD_PASSING = os.name == "posix" and bool(sys.executable)  # else: multiprocessing spawn fallback
+
 _BOOT = (
     "import sys\n"
     "from multiprocessing.connection import Connection\n"
@@ -45,23 +47,25 @@ _BOOT = (
 
 
 def child_entry(conn: Connection, target: str, args: tuple[Any, ...]) -> None:
-    """Run ``module:function(conn, *args)`` in the worker."""
+    """Run ``module:function(conn, *args)`` in the worker; a vanished parent ends it quietly."""
     module, func = target.split(":")
-    getattr(importlib.import_module(module), func)(conn, *args)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
+        getattr(importlib.import_module(module), func)(conn, *args)
 
 
 class WorkerProcess:
     """A child interpreter running ``target(conn, *args)``; ``conn`` is the parent's pipe end."""
 
-    def __init__(self, target: str, args: tuple[Any, ...], *, name: str) -> None:
+    def __init__(self, target: str, args: tuple[Any, ...], *, name: str, pass_fds: tuple[int, ...] = ()) -> None:
+        """``pass_fds`` are inherited under the same numbers where :data:`FD_PASSING` holds."""
         self.name = name
         self.conn, child = multiprocessing.Pipe(duplex=True)
         init = {"sys_path": list(sys.path), "target": target, "args": args}
         try:
-            if os.name == "posix" and sys.executable:
+            if FD_PASSING:
                 fd = child.fileno()
                 cmd = [sys.executable, *subprocess._args_from_interpreter_flags(), "-c", _BOOT, str(fd)]  # type: ignore[attr-defined]
-                self._popen: Any = subprocess.Popen(cmd, pass_fds=(fd,), close_fds=True)
+                self._popen: Any = subprocess.Popen(cmd, pass_fds=(fd, *pass_fds), close_fds=True)
                 self.pid = self._popen.pid
                 self.conn.send(init)
             else:  # pragma: no cover - Windows
@@ -100,6 +104,8 @@ class WorkerProcess:
             self.conn.send(None)
             if isinstance(self._popen, subprocess.Popen):
                 self._popen.wait(timeout=grace)
+            else:  # pragma: no cover - Windows
+                self._popen.join(grace)
         self.kill()
 
 
@@ -134,7 +140,7 @@ def cpu_cap(seconds: float | None) -> Iterator[None]:
 
 def cap_for(timeout: float) -> float:
     """CPU cap for a task whose wall-clock deadline is ``timeout`` (the parent kills first)."""
-    return 2.0 * timeout + 2.0
+    return 2.0 * timeout + 1.0
 
 
 def register_exit(fn: Callable[[], None]) -> None:

@@ -1,7 +1,7 @@
 """Score many completions, in parallel if asked, with results in input order.
 
 ``score_batch(records, workers=N)`` gives, record by record, exactly what :func:`stepreward.score`
-gives, plus per-batch statistics. With ``workers=1`` and no ``timeout_s`` it scores in this
+gives, plus per-batch statistics. With ``workers`` 0 or 1 and no ``timeout_s`` it scores in this
 process. Otherwise it uses a persistent pool of worker processes (kept between calls: a trainer
 scores every step): records travel in chunks to amortise IPC, each record is scored under a
 per-record deadline, and a worker that overruns it is SIGKILLed and replaced; that record gets
@@ -21,20 +21,18 @@ import os
 import pickle
 import threading
 import time
-import traceback
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from multiprocessing.connection import Connection, wait
 from types import ModuleType
 from typing import Any
 
-from . import _procs, guard
+from . import _procs
+from ._batchpool import Item, Pool, score_item
 from .config import RewardConfig, resolve_config
-from .scoring import RecordError, ScoreResult, _check_record, fallback_result, score
-from .types import Failure
+from .scoring import RecordError, ScoreResult, _check_record
 
 __all__ = ["BatchResult", "BatchStats", "score_batch", "shutdown"]
 
@@ -84,36 +82,33 @@ class BatchResult:
 
 # --- records ------------------------------------------------------------------------------------
 
-_Item = tuple[int, Any, str, Any]  # (index, completion, solution, key_steps)
+
+def _where(i: int, rec_id: Any) -> str:
+    return f"record {i}" + (f" (id={rec_id!r})" if rec_id is not None else "")
 
 
-def _validate(records: Iterable[Mapping[str, Any]]) -> tuple[list[_Item], list[Any]]:
-    """Check every record before any work starts; a bad one raises :class:`RecordError`."""
-    items: list[_Item] = []
+def _validate(records: Iterable[Mapping[str, Any]], deep: bool) -> tuple[list[Item], list[Any]]:
+    """Check every record before scoring starts; a bad one raises :class:`RecordError`.
+
+    ``deep`` also parses ``key_steps`` here; worker processes parse them anyway, so the pooled
+    path leaves that to them (a bad ``key_steps`` then raises when its record is reached).
+    """
+    items: list[Item] = []
     ids: list[Any] = []
     for i, rec in enumerate(records):
-        where = f"record {i}" + (f" (id={rec.get('id')!r})" if isinstance(rec, Mapping) and "id" in rec else "")
+        rec_id = rec.get("id") if isinstance(rec, Mapping) else None
         if not isinstance(rec, Mapping):
-            raise RecordError(f"{where}: a record must be a dict, got {type(rec).__name__}")
+            raise RecordError(f"{_where(i, rec_id)}: a record must be a dict, got {type(rec).__name__}")
         for name in ("completion", "solution"):
             if name not in rec:
-                raise RecordError(f"{where}: missing field {name!r}. Fix: add it to every record.")
+                raise RecordError(f"{_where(i, rec_id)}: missing field {name!r}. Fix: add it to every record.")
         try:
-            _check_record(rec["solution"], rec.get("key_steps"))
+            _check_record(rec["solution"], rec.get("key_steps") if deep else None)
         except RecordError as e:
-            raise RecordError(f"{where}: {e}") from e
+            raise RecordError(f"{_where(i, rec_id)}: {e}") from e
         items.append((i, rec["completion"], rec["solution"], rec.get("key_steps")))
-        ids.append(rec.get("id"))
+        ids.append(rec_id)
     return items, ids
-
-
-def _score_item(item: _Item, cfg: RewardConfig) -> ScoreResult:
-    _, completion, solution, key_steps = item
-    return score(completion, solution=solution, key_steps=key_steps, config=cfg)
-
-
-def _timeout_result(cfg: RewardConfig, seconds: float, what: str) -> ScoreResult:
-    return fallback_result(cfg, Failure("score_batch", "timeout", f"{what} after {seconds:g}s; worker killed"))
 
 
 # --- plugins registered at run time are mirrored into the workers -------------------------------
@@ -137,199 +132,21 @@ def _plugin_sync() -> tuple[list[str], dict[str, bytes]] | None:
                 f"plugin {name!r} cannot be sent to worker processes ({type(e).__name__}: {e}); "
                 "scoring this batch in-process. Fix: define the plugin at module level.",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
             return None
     return names, extras
 
 
-_forwarded: dict[str, bytes] = {}
-
-
-def _apply_plugin_sync(names: list[str], extras: dict[str, bytes]) -> None:
-    """In a worker: make the registered plugins those of the parent."""
-    import importlib
-
-    from .manager import get_plugin_manager, register_plugin, unregister_plugin
-
-    current = {name for name, _ in get_plugin_manager().list_name_plugin()}
-    for name in current - set(names):
-        unregister_plugin(name)
-        _forwarded.pop(name, None)
-    for name, blob in extras.items():
-        if _forwarded.get(name) == blob and name in current:
-            continue
-        if name in current:
-            unregister_plugin(name)
-        kind, obj = pickle.loads(blob)
-        register_plugin(importlib.import_module(obj) if kind == "module" else obj, name=name)
-        _forwarded[name] = blob
-
-
-# --- worker process -----------------------------------------------------------------------------
-
-
-def _worker_main(conn: Connection, creator_pid: int) -> None:
-    """Batch worker: ``("batch", cfg, names, extras)`` then ``("chunk", items, timeout)`` messages."""
-    _procs.worker_bootstrap(creator_pid)
-    from .manager import get_plugin_manager
-
-    get_plugin_manager()
-    guard.warmup(1, wait=False)
-    conn.send(("ready",))
-    cfg: RewardConfig | None = None
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        if msg[0] == "batch":
-            cfg = msg[1]
-            _apply_plugin_sync(msg[2], msg[3])
-            continue
-        _, items, timeout = msg
-        for item in items:
-            t0 = time.perf_counter()
-            try:
-                with _procs.cpu_cap(_procs.cap_for(timeout)):
-                    reply: tuple[Any, ...] = ("rec", item[0], _score_item(item, cfg), time.perf_counter() - t0)
-            except BaseException as e:  # noqa: BLE001 - re-raised in the parent, as serial scoring would
-                reply = ("err", item[0], e, traceback.format_exc())
-            try:
-                conn.send(reply)
-            except Exception as e:
-                conn.send(("err", item[0], RuntimeError(f"unpicklable result: {e}"), ""))
-
-
-class _RemoteTraceback(Exception):
-    """Carries a worker's traceback as the ``__cause__`` of an exception re-raised here."""
-
-
-class _Worker:
-    def __init__(self) -> None:
-        self.proc = _procs.WorkerProcess("stepreward.batch:_worker_main", (os.getpid(),), name="stepreward-batch")
-        self.conn = self.proc.conn
-        self.ready = False
-        self.chunk: deque[_Item] = deque()
-        self.started = 0.0  # when the record at the head of ``chunk`` started
-
-    def wait_ready(self) -> None:
-        if not self.ready:
-            if not self.conn.poll(guard.STARTUP_TIMEOUT_S):
-                raise RuntimeError("a score_batch worker did not start")
-            self.conn.recv()
-            self.ready = True
-
-
-class _Pool:
-    """Persistent batch workers; one batch at a time (a lock serialises concurrent callers)."""
-
-    def __init__(self) -> None:
-        self.workers: list[_Worker] = []
-        self.lock = threading.Lock()
-
-    def resize(self, n: int) -> None:
-        while len(self.workers) > n:
-            self.workers.pop().proc.stop()
-        self.workers = [w for w in self.workers if w.proc.alive()]
-        while len(self.workers) < n:
-            self.workers.append(_Worker())
-
-    def replace(self, w: _Worker) -> _Worker:
-        w.proc.kill()
-        fresh = _Worker()
-        self.workers[self.workers.index(w)] = fresh
-        return fresh
-
-    def close(self) -> None:
-        for w in self.workers:
-            w.proc.stop()
-        self.workers = []
-
-    def run(self, items: list[_Item], cfg: RewardConfig, sync: tuple[list[str], dict[str, bytes]],
-            n_workers: int, timeout: float, tick: Any) -> tuple[list[ScoreResult | None], list[float], int]:
-        self.resize(n_workers)
-        size = max(1, min(64, math.ceil(len(items) / (4 * n_workers))))
-        todo: deque[list[_Item]] = deque(items[i : i + size] for i in range(0, len(items), size))
-        results: list[ScoreResult | None] = [None] * len(items)
-        latencies = [0.0] * len(items)
-        cut = 0
-        fresh = set(self.workers)  # workers that still need this batch's config
-        idle = list(self.workers)
-        busy: dict[Connection, _Worker] = {}
-        try:
-            while todo or busy:
-                while idle and todo:
-                    w = idle.pop()
-                    w.wait_ready()
-                    if w in fresh:
-                        w.conn.send(("batch", cfg, *sync))
-                        fresh.discard(w)
-                    w.chunk = deque(todo.popleft())
-                    w.conn.send(("chunk", list(w.chunk), timeout))
-                    w.started = time.monotonic()
-                    busy[w.conn] = w
-                now = time.monotonic()
-                wait_s = max(0.0, min(w.started + timeout - now for w in busy.values()))
-                for conn in wait(list(busy), timeout=wait_s):
-                    w = busy[conn]  # type: ignore[index]
-                    try:
-                        msg = conn.recv()  # type: ignore[union-attr]
-                    except (EOFError, OSError):
-                        msg = ("died",)
-                    if msg[0] == "rec":
-                        results[msg[1]] = msg[2]
-                        latencies[msg[1]] = msg[3]
-                    elif msg[0] == "err":
-                        raise msg[2] from _RemoteTraceback(f"record {msg[1]}, in a score_batch worker:\n{msg[3]}")
-                    else:  # the worker died: its current record gets the defined fallback
-                        idx = w.chunk[0][0]
-                        results[idx] = fallback_result(
-                            cfg, Failure("score_batch", "worker_died", f"exit code {w.proc.exitcode}")
-                        )
-                    w.chunk.popleft()
-                    w.started = time.monotonic()
-                    tick()
-                    if msg[0] == "died":
-                        del busy[conn]
-                        if w.chunk:
-                            todo.appendleft(list(w.chunk))
-                        fresh.add(w := self.replace(w))
-                        idle.append(w)
-                    elif not w.chunk:
-                        del busy[conn]
-                        idle.append(w)
-                now = time.monotonic()
-                for conn, w in list(busy.items()):
-                    if w.chunk and now - w.started > timeout:
-                        item = w.chunk.popleft()
-                        results[item[0]] = _timeout_result(cfg, timeout, f"record {item[0]} cut off")
-                        latencies[item[0]] = now - w.started
-                        cut += 1
-                        tick()
-                        del busy[conn]
-                        if w.chunk:
-                            todo.appendleft(list(w.chunk))
-                        fresh.add(w := self.replace(w))
-                        idle.append(w)
-        except BaseException:
-            for w in busy.values():  # their pipes may hold results of this batch: discard them
-                self.replace(w)
-            raise
-        return results, latencies, cut
-
-
 _lock = threading.Lock()
-_pool: _Pool | None = None
+_pool: Pool | None = None
 
 
-def _get_pool() -> _Pool:
+def _get_pool() -> Pool:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = _Pool()
+            _pool = Pool()
         return _pool
 
 
@@ -343,6 +160,13 @@ def shutdown() -> None:
             pool.close()
 
 
+def _after_fork_in_child() -> None:
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()  # the parent's workers are not ours
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 _procs.register_exit(shutdown)
 
 
@@ -360,19 +184,24 @@ def score_batch(
 ) -> BatchResult:
     """Score ``records`` (dicts with ``completion``, ``solution``, optional ``key_steps`` and ``id``).
 
-    ``results[i]`` equals ``stepreward.score(**records[i], preset=..., config=...)``. ``workers > 1``
-    or a ``timeout_s`` uses worker processes; ``timeout_s`` is the per-record deadline (default
-    ``max(10, 5 * config.timeout_s)`` with workers). A malformed record raises
-    :class:`~stepreward.scoring.RecordError` naming it before any scoring starts.
+    ``results[i]`` equals ``stepreward.score(**records[i], preset=..., config=...)``. ``workers`` 0 or
+    1 scores in this process; ``workers > 1``, or any ``timeout_s``, uses that many worker processes
+    (at least one); ``timeout_s`` is the per-record deadline (default ``max(10, 5 *
+    config.timeout_s)`` with workers), the only way to cut off a hanging in-process plugin.
+    A malformed record raises
+    :class:`~stepreward.scoring.RecordError` naming it (before scoring starts, except malformed
+    ``key_steps`` with workers, which raise when the record is reached).
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
     if timeout_s is not None and not timeout_s > 0:
         raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s!r}")
     cfg = resolve_config(preset, config)
-    items, ids = _validate(records)
+    records = records if isinstance(records, Sequence) else list(records)
+    sync = _plugin_sync() if (workers > 1 or timeout_s is not None) and records else None
+    workers = max(1, workers)
+    items, ids = _validate(records, deep=sync is None)
     bar = _progress_bar(len(items), progress)
-    sync = _plugin_sync() if (workers > 1 or timeout_s is not None) and items else None
     t0 = time.perf_counter()
     try:
         if sync is None:
@@ -381,7 +210,12 @@ def score_batch(
             deadline = timeout_s if timeout_s is not None else max(MIN_RECORD_TIMEOUT_S, 5 * cfg.timeout_s)
             pool = _get_pool()
             with pool.lock:
-                results, latencies, cut = pool.run(items, cfg, sync, workers, deadline, lambda: bar.update(1))
+                results, latencies, cut = pool.run(items, cfg, sync, workers, deadline, bar.update)
+    except RecordError as e:  # raised in a worker: name the record
+        i = getattr(e, "record_index", None)
+        if i is None:
+            raise
+        raise RecordError(f"{_where(i, ids[i])}: {e}") from e
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -390,11 +224,11 @@ def score_batch(
     return BatchResult(final, _stats(final, latencies, seconds, workers if sync else 1, cut), ids, latencies)
 
 
-def _serial(items: Sequence[_Item], cfg: RewardConfig, update: Any) -> tuple[list[Any], list[float], int]:
+def _serial(items: Sequence[Item], cfg: RewardConfig, update: Any) -> tuple[list[Any], list[float], int]:
     results, latencies = [], []
     for item in items:
         t = time.perf_counter()
-        results.append(_score_item(item, cfg))
+        results.append(score_item(item, cfg))
         latencies.append(time.perf_counter() - t)
         update(1)
     return results, latencies, 0

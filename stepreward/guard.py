@@ -8,14 +8,17 @@ thread waiting on the worker's pipe: no signals, so it works from any thread, in
 ``fn`` and ``args`` must be picklable (module-level functions, plain data).
 
 Why not :class:`concurrent.futures.ProcessPoolExecutor`: it cannot cancel a running task, and
-killing one of its workers breaks the whole pool (``BrokenProcessPool``). Why not pebble (which
-can): it stops a timed-out worker with SIGTERM and waits up to 3 s before SIGKILL, and a worker
+killing one of its workers breaks the whole pool (``BrokenProcessPool``). Why not pebble, which
+can: it stops a timed-out worker with SIGTERM and waits up to 3 s before SIGKILL, and a worker
 stuck in C code (a sympy big-integer power) never runs the SIGTERM handler, so a 2 s deadline
-becomes 5 s; its deadlines are polled by a manager thread every 0.1 s; and its
-``multiprocessing`` workers re-run the user's ``__main__`` script. Ours is ~150 lines: one pipe
-per worker (see :mod:`stepreward._procs` for how workers are started and protected against
-orphaning), the calling thread's own ``poll(timeout)`` is the deadline, SIGKILL on expiry, lazy
-growth up to ``STEPREWARD_GUARD_WORKERS`` workers, each serving one calling thread at a time.
+becomes 5 s; its deadlines are polled by a manager thread every 0.1 s. Why not plain
+``multiprocessing`` with forkserver/spawn (both safe when the parent runs threads, unlike fork):
+their children re-execute the user's ``__main__`` script, so a script that calls
+``stepreward.score`` at top level recurses; and daemonic processes may not start them. Our
+workers are fresh interpreters started by fork+exec (:mod:`stepreward._procs`, which also keeps
+them from outliving a killed parent): one pipe per worker, the calling thread's own
+``poll(timeout)`` is the deadline, SIGKILL on expiry, a replacement starts warming at once, and
+the pool grows lazily up to ``STEPREWARD_GUARD_WORKERS`` workers, each serving one thread at a time.
 
 Cheap pre-guards: :func:`check_input` refuses text that cannot finish in time (exponent towers,
 10,000-digit numbers, 500-deep braces, huge factorials) with :class:`GuardRefused` before any
@@ -49,20 +52,8 @@ PREWARM_ENV = "STEPREWARD_GUARD_PREWARM"
 PREWARM_MODULES = ("sympy", "latex2sympy2_extended", "math_verify")
 
 __all__ = [
-    "DEFAULT_TIMEOUT_S",
-    "GuardError",
-    "GuardRefused",
-    "GuardStats",
-    "GuardTimeout",
-    "InputLimits",
-    "check_input",
-    "configure",
-    "in_guard_worker",
-    "reset_stats",
-    "run_limited",
-    "shutdown",
-    "stats",
-    "warmup",
+    "DEFAULT_TIMEOUT_S", "GuardError", "GuardRefused", "GuardStats", "GuardTimeout", "InputLimits", "check_input",
+    "configure", "in_guard_worker", "reset_stats", "run_limited", "shutdown", "stats", "warmup",
 ]
 
 
@@ -196,6 +187,7 @@ class _Worker:
         if self.ready:
             return
         if not self.conn.poll(STARTUP_TIMEOUT_S):
+            _count("errors")
             raise GuardError(f"guard worker did not start within {STARTUP_TIMEOUT_S:.0f}s")
         self.conn.recv()  # ("ready", pid); EOFError if it died while starting
         self.ready = True
@@ -224,8 +216,9 @@ class _Pool:
             while True:
                 if self._closed:
                     raise GuardError("the guard pool is shut down")
-                if self._idle:
-                    w = self._idle.pop()
+                if self._idle:  # prefer a worker that has finished starting up
+                    ready = (k for k, w in enumerate(self._idle) if w.ready or w.conn.poll(0))
+                    w = self._idle.pop(next(ready, len(self._idle) - 1))
                     self._busy.add(w)
                     return w
                 if self._n < self.max_workers:
@@ -285,7 +278,6 @@ class _Pool:
             raise
         except (EOFError, OSError) as e:
             _count("errors")
-            w.kill()
             raise GuardError(f"guard worker died while running {_name(fn)} (exit code {w.proc.exitcode})") from e
         finally:
             self._release(w, healthy)
@@ -326,9 +318,6 @@ def _name(fn: Any) -> str:
 def _as_caller_error(fn: Any, exc: BaseException, tb: str) -> BaseException:
     if isinstance(exc, GuardRefused):
         _count("refusals")
-        return exc
-    if isinstance(exc, GuardTimeout):  # a nested inline call timed out in a sub-guard
-        _count("timeouts")
         return exc
     _count("errors")
     err = GuardError(f"{_name(fn)} raised {type(exc).__name__}: {exc}")

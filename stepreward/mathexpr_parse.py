@@ -14,12 +14,14 @@ already rewritten)::
     power    := postfix (("^" | "**") unary)?                # right-associative; 2^10 == 1024
     postfix  := atom ("%" | "°")*                            # 50% == 1/2; 30° == 30 (a unit mark)
     atom     := number | variable | "π" | "\\pi" | "e" | "(" expr ")" | "[" expr "]" | "{" expr "}"
-              | ("\\sqrt" | "√") ("[" expr "]")? postfix | "\\frac" atom atom
+              | ("\\sqrt" | "√" | "sqrt") ("[" expr "]")? postfix | "\\frac" atom atom
 
 Numbers are decimal literals (exact), optionally in scientific notation without spaces (``1e-3``).
-Variables are single letters or Greek letters (``\\alpha``), with an optional simple subscript
-(``x_1``, ``x_{12}``, ``a_n``); runs of up to three letters are products (``2ab``). ``e`` is always
-Euler's number (as in math-verify), never a variable. Implicit multiplication between an operand
+Variables are letters or Greek letters (``\\alpha``), with an optional simple subscript (``x_1``,
+``x_{12}``, ``a_n``). A run of two or three letters is ONE name, not a product: in geometry
+``AB``, ``ABC`` name segments and angles, and ``∠ABC`` is not ``∠ACB`` (write ``2a b`` or
+``2a*b`` for a product); longer runs are words and refused. ``e`` alone is always Euler's number
+(as in math-verify), never a variable. Implicit multiplication between an operand
 and a following letter, constant, root or bracket; two bare numbers in a row (``2 3``) are refused.
 """
 
@@ -39,7 +41,7 @@ MAX_SCI_DIGITS = 3  # scientific-notation exponent: 1e999 at most
 MAX_EXPONENT = 10**5  # a literal exponent of "^" at least this large is refused
 MAX_DEPTH = 48  # bracket / operator nesting
 MAX_TOWER = 2  # a^b^c is fine, a^b^c^d (5^{5^{5^5}}) is refused
-MAX_LETTER_RUN = 3  # "2ab" is a product; "area" is a word, not maths
+MAX_LETTER_RUN = 3  # "AB" / "ABC" are names; "area" is a word, not maths
 
 
 class MathParseError(ValueError):
@@ -131,9 +133,12 @@ def tokenize(text: str) -> list[Token]:
         kind = m.lastgroup or ""
         s = m.group()
         if kind == "letters":
-            if len(s) > MAX_LETTER_RUN or s.lower() in _FUNCTIONS:
+            if s.lower() == "sqrt":  # plain-text sqrt(2), as \\sqrt
+                tokens.append(("cmd", "\\sqrt", m.start()))
+            elif len(s) > MAX_LETTER_RUN or s.lower() in _FUNCTIONS:
                 raise MathParseError(f"word {s[:20]!r} is not an expression of this grammar")
-            tokens.extend(("letter", c, m.start() + i) for i, c in enumerate(s))
+            else:
+                tokens.append(("letter", s, m.start()))
         elif kind == "num":
             tokens.append(("num", _number(s), m.start()))
         elif kind != "ws":

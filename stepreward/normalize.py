@@ -32,26 +32,72 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .types import Span
 
-# A replacement is a literal string or a tuple of pieces: literal strings and group numbers (a
-# group's text is copied with its own offsets).
+# A replacement is a literal string, or a tuple of literal strings and group numbers (the group's
+# text), or None for "leave this match as it is".
 _Pieces = tuple[str | int, ...]
-_Repl = Callable[[re.Match[str]], str | _Pieces]
+_Repl = Callable[[re.Match[str]], "str | _Pieces | None"]
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One rewriting pass: edit ``i`` replaced input ``[in_a[i], in_b[i])`` by output
+    ``[out_a[i], out_b[i])``; text between edits was copied unchanged."""
+
+    out_a: list[int]
+    out_b: list[int]
+    in_a: list[int]
+    in_b: list[int]
+
+    def start(self, p: int) -> int:
+        """Input position where output character (or insertion point) ``p`` starts."""
+        i = bisect_right(self.out_a, p) - 1
+        if i < 0:
+            return p
+        if p < self.out_b[i]:
+            return self.in_a[i]
+        return p + self.in_b[i] - self.out_b[i]
+
+    def end(self, p: int) -> int:
+        """Input position where output character ``p`` ends (exclusive)."""
+        i = bisect_right(self.out_a, p) - 1
+        if i < 0:
+            return p + 1
+        if p < self.out_b[i]:
+            return self.in_b[i]
+        return p + 1 + self.in_b[i] - self.out_b[i]
 
 
 @dataclass(frozen=True, eq=False)
 class Normalized:
-    """A normalised text and, per character, the original ``[start, end)`` it came from."""
+    """A normalised text that can map its spans back to the original text.
+
+    Offsets are computed on demand from the (few) edits each pass made, so normalising costs
+    about as much as the regex passes themselves.
+    """
 
     text: str
-    starts: list[int]
-    ends: list[int]
     source_len: int
+    offset: int = 0
+    layers: tuple[_Layer, ...] = ()
+
+    def char_start(self, p: int) -> int:
+        """Original offset where normalised character (or insertion point) ``p`` starts."""
+        for layer in reversed(self.layers):
+            p = layer.start(p)
+        return p + self.offset
+
+    def char_end(self, p: int) -> int:
+        """Original offset where normalised character ``p`` ends (exclusive)."""
+        for layer in reversed(self.layers):
+            p = layer.end(p) - 1
+        return p + 1 + self.offset
 
     def span(self, start: int, end: int) -> Span:
         """Map the normalised span ``[start, end)`` to a span of the original text."""
@@ -59,52 +105,67 @@ class Normalized:
         start = max(0, min(start, n))
         end = max(start, min(end, n))
         if start == end:
-            pos = self.starts[start] if start < n else self.source_len
+            pos = self.char_start(start)
             return (pos, pos)
-        return (self.starts[start], self.ends[end - 1])
+        return (self.char_start(start), self.char_end(end - 1))
 
 
-def _sub(pat: re.Pattern[str], repl: _Repl, state: Normalized) -> Normalized:
-    """``re.sub`` that also rewrites the offset maps."""
-    text, starts, ends = state.text, state.starts, state.ends
-    if pat.search(text) is None:
-        return state
+@dataclass(frozen=True, eq=False)
+class NormalizedJoin:
+    """Several :class:`Normalized` pieces of one original text joined by a separator."""
+
+    text: str
+    parts: tuple[Normalized, ...]
+    part_starts: tuple[int, ...]  # index in ``text`` where each part begins
+    source_len: int
+
+    def _locate(self, p: int) -> tuple[Normalized, int]:
+        i = max(0, bisect_right(self.part_starts, p) - 1)
+        return self.parts[i], p - self.part_starts[i]
+
+    def span(self, start: int, end: int) -> Span:
+        """Map the joined span ``[start, end)`` to a span of the original text."""
+        n = len(self.text)
+        start = max(0, min(start, n))
+        end = max(start, min(end, n))
+        part, ls = self._locate(start)
+        s = part.char_start(min(ls, len(part.text)))
+        if start == end:
+            return (s, s)
+        part, le = self._locate(end - 1)
+        e = part.char_end(le) if le < len(part.text) else part.char_start(len(part.text))
+        return (s, max(s, e))
+
+
+def _sub(pat: re.Pattern[str], repl: _Repl, text: str, layers: list[_Layer]) -> str:
+    """``re.sub`` that records its edits as a new layer in ``layers``."""
     out: list[str] = []
-    o_s: list[int] = []
-    o_e: list[int] = []
-    pos = 0
+    oa: list[int] = []
+    ob: list[int] = []
+    ia: list[int] = []
+    ib: list[int] = []
+    pos = opos = 0
     for m in pat.finditer(text):
-        a, b = m.span()
-        if b == a:
-            continue
-        if a > pos:
-            out.append(text[pos:a])
-            o_s += starts[pos:a]
-            o_e += ends[pos:a]
         r = repl(m)
-        pieces: _Pieces = (r,) if isinstance(r, str) else r
-        first = len(o_s)
-        for p in pieces:
-            if isinstance(p, str):
-                if p:
-                    out.append(p)
-                    o_s += [starts[a]] * len(p)
-                    o_e += [ends[b - 1]] * len(p)
-            else:
-                gs, ge = m.span(p)
-                if ge > gs:
-                    out.append(text[gs:ge])
-                    o_s += starts[gs:ge]
-                    o_e += ends[gs:ge]
-        if len(o_s) > first:  # the replacement as a whole covers the whole match
-            o_s[first] = starts[a]
-            o_e[-1] = ends[b - 1]
+        if r is None:
+            continue
+        if not isinstance(r, str):
+            r = "".join(p if isinstance(p, str) else m.group(p) for p in r)
+        a, b = m.span()
+        out.append(text[pos:a])
+        opos += a - pos
+        oa.append(opos)
+        out.append(r)
+        opos += len(r)
+        ob.append(opos)
+        ia.append(a)
+        ib.append(b)
         pos = b
-    if pos < len(text):
-        out.append(text[pos:])
-        o_s += starts[pos:]
-        o_e += ends[pos:]
-    return Normalized("".join(out), o_s, o_e, state.source_len)
+    if not ia:
+        return text
+    out.append(text[pos:])
+    layers.append(_Layer(oa, ob, ia, ib))
+    return "".join(out)
 
 
 # --- 1. unicode ----------------------------------------------------------------------------------
@@ -152,12 +213,13 @@ _TOKENS: dict[str, str] = {
 }
 _UNWRAP = r"text|textrm|textbf|textit|textnormal|mathrm|mathbf|mathit|mathsf|operatorname|boldsymbol|mbox|rm|bf"
 _LATEX_RE = re.compile(
-    r"\\(?P<word>" + "|".join(sorted(_TOKENS, key=len, reverse=True)) + ")" + _NW
+    r"(?=[\\^${])"  # every alternative starts with one of these: lets the scan skip fast
+    r"(?:\\(?P<word>" + "|".join(sorted(_TOKENS, key=len, reverse=True)) + ")" + _NW
     + r"|\\(?:left|right|[bB]igg?[lr]?)" + _NW + r"\s*(?P<delim>\\[{}]|\\[lr]?[vV]ert|\\langle|\\rangle|[()\[\]|.])"
     + r"|\^\s*(?:\{\s*\\circ\s*\}|\\circ" + _NW + ")"
     + r"|\\(?:" + _UNWRAP + ")" + _NW + r"\s*\{(?P<inner>[^{}]*)\}"
     + r"|(?P<space>\\[,;:! ])"
-    + r"|\\%|\\?\$|\{,\}|\\[()\[\]]"
+    + r"|\\%|\\?\$|\{,\}|\\[()\[\]])"
 )
 _DELIMS = {".": "", "\\{": "{", "\\}": "}", "\\langle": "(", "\\rangle": ")"}
 
@@ -194,16 +256,15 @@ _UNSAFE_AFTER = frozenset("^%\u00b0!")
 _CMD_END = re.compile(r"\\[a-zA-Z]+$")
 
 
-def _frac_state(state: Normalized) -> Normalized:
+def _frac_pass(text: str, layers: list[_Layer]) -> str:
     for _ in range(4):  # innermost first; each round removes one nesting level
-        text = state.text
 
         def repl(m: re.Match[str], text: str = text) -> _Pieces:
             idx = m.re.groupindex
             ga = idx["a"] if m.group("a") is not None else idx["a1"]
             gb = idx["b"] if m.group("b") is not None else idx["b1"]
-            num: _Pieces = (ga,) if _FRAC_ATOM.fullmatch(m.group(ga)) else ("(", ga, ")")
-            den: _Pieces = (gb,) if _FRAC_ATOM.fullmatch(m.group(gb)) else ("(", gb, ")")
+            num: _Pieces = (m.group(ga).strip(),) if _FRAC_ATOM.fullmatch(m.group(ga)) else ("(", ga, ")")
+            den: _Pieces = (m.group(gb).strip(),) if _FRAC_ATOM.fullmatch(m.group(gb)) else ("(", gb, ")")
             head = text[max(0, m.start() - 16) : m.start()].rstrip()
             before = head[-1:]
             after = text[m.end() : m.end() + 8].lstrip()[:1]
@@ -214,35 +275,37 @@ def _frac_state(state: Normalized) -> Normalized:
                 return ("(", *core, ")")
             return core
 
-        new = _sub(_FRAC_RE, repl, state)
-        if new is state:
+        new = _sub(_FRAC_RE, repl, text, layers)
+        if new is text:
             break
-        state = new
-    return state
+        text = new
+    return text
 
 
 # --- 4. thousands, 5. whitespace -----------------------------------------------------------------
 
-_THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?!\d|,\d)")
+_THOUSANDS_RE = re.compile(r"(?=\d)(?<![\d.,])\d{1,3}(?:,\d{3})+(?!\d|,\d)")
 # only whitespace that changes: newline runs, longer runs, tabs etc., spaces beside a non-alnum
-_WS_RE = re.compile(r"\s*\n\s*|\s{2,}|[^\S ]|(?<![^\W_]) | (?![^\W_])")
+_WS = "[ \t\n\r\f\v]"
+_WS_RE = re.compile(f"{_WS}(?:{_WS}+|(?<![^\\W_]{_WS})|(?![^\\W_])|(?<=[^ ]))")
 
 
-def _ws_state(state: Normalized) -> Normalized:
-    text = state.text
+def _ws_pass(text: str, layers: list[_Layer]) -> str:
+    n_text = len(text)
 
-    def repl(m: re.Match[str]) -> str:
-        if "\n" in m.group():
-            return "\n"
+    def repl(m: re.Match[str]) -> str | None:
+        g = m.group()
+        if "\n" in g:
+            return None if g == "\n" else "\n"
         a, b = m.span()
-        if a == 0 or b >= len(text):
+        if a == 0 or b >= n_text:
             return ""
         p, n = text[a - 1], text[b]
         if (p.isalnum() and n.isalnum()) or (p in ".," and n.isdigit()) or (n in ".," and p.isdigit()):
-            return " "  # keep words apart, and "end. 6" from becoming the decimal ".6"
+            return None if g == " " else " "  # keep words apart, and "end. 6" from becoming ".6"
         return ""
 
-    return _sub(_WS_RE, repl, state)
+    return _sub(_WS_RE, repl, text, layers)
 
 
 def _lower(text: str) -> str:
@@ -253,26 +316,26 @@ def _lower(text: str) -> str:
 
 
 def normalize(text: str, *, lower: bool = False, offset: int = 0, source_len: int | None = None) -> Normalized:
-    """Normalise ``text`` (see the module docstring) keeping offsets into the original.
+    """Normalise ``text`` (see the module docstring) keeping the way back to the original.
 
     For a slice ``whole[offset:offset + len(text)]`` pass ``offset`` (and ``len(whole)`` as
-    ``source_len``) so that the offsets index ``whole``.
+    ``source_len``) so that spans index ``whole``.
     """
-    n = len(text)
-    total = offset + n if source_len is None else source_len
-    state = Normalized(text, list(range(offset, offset + n)), list(range(offset + 1, offset + n + 1)), total)
-    if not text.isascii():
-        state = _sub(_UNI_RE, _uni_repl, state)
-    if "\\" in state.text or "$" in state.text or "{," in state.text:
-        state = _sub(_LATEX_RE, _latex_repl, state)
-        if "\\frac" in state.text:
-            state = _frac_state(state)
-    if "," in state.text:
-        state = _sub(_THOUSANDS_RE, lambda m: m.group().replace(",", ""), state)
-    state = _ws_state(state)
+    layers: list[_Layer] = []
+    total = offset + len(text) if source_len is None else source_len
+    t = text
+    if not t.isascii():
+        t = _sub(_UNI_RE, _uni_repl, t, layers)
+    if "\\" in t or "$" in t or "{," in t:
+        t = _sub(_LATEX_RE, _latex_repl, t, layers)
+        if "\\frac" in t:
+            t = _frac_pass(t, layers)
+    if "," in t:
+        t = _sub(_THOUSANDS_RE, lambda m: m.group().replace(",", ""), t, layers)
+    t = _ws_pass(t, layers)
     if lower:
-        state = Normalized(_lower(state.text), state.starts, state.ends, state.source_len)
-    return state
+        t = _lower(t)  # length-preserving: no layer
+    return Normalized(t, total, offset, tuple(layers))
 
 
 @lru_cache(maxsize=8192)
@@ -281,20 +344,14 @@ def normalize_text(text: str, *, lower: bool = False) -> str:
     return normalize(text, lower=lower).text
 
 
-def concat(parts: list[Normalized], sep: str = "\n") -> Normalized:
-    """Join normalised pieces of the same original text; ``sep`` maps to the end of the piece before."""
-    if not parts:
-        return Normalized("", [], [], 0)
-    texts: list[str] = []
+def concat(parts: list[Normalized], sep: str = "\n") -> Normalized | NormalizedJoin:
+    """Join normalised pieces of one original text (a separator maps to the end of the piece before)."""
+    if len(parts) == 1:
+        return parts[0]
     starts: list[int] = []
-    ends: list[int] = []
-    for i, p in enumerate(parts):
-        if i:
-            texts.append(sep)
-            anchor = ends[-1] if ends else 0
-            starts += [anchor] * len(sep)
-            ends += [anchor] * len(sep)
-        texts.append(p.text)
-        starts += p.starts
-        ends += p.ends
-    return Normalized("".join(texts), starts, ends, parts[0].source_len)
+    pos = 0
+    for p in parts:
+        starts.append(pos)
+        pos += len(p.text) + len(sep)
+    source_len = parts[0].source_len if parts else 0
+    return NormalizedJoin(sep.join(p.text for p in parts), tuple(parts), tuple(starts), source_len)

@@ -52,7 +52,9 @@ class Equation:
     @property
     def result(self) -> Fraction:
         a, b = Fraction(self.a), Fraction(self.b)
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[self.op]
+        if self.op == "/":
+            return a / b
+        return a + b if self.op == "+" else a - b if self.op == "-" else a * b
 
     @property
     def result_text(self) -> str:
@@ -120,7 +122,7 @@ def latex_rewrites(eq: Equation) -> st.SearchStrategy[str]:
     return build()
 
 
-_TOKEN_RE = re.compile(r"\d+(?:\.\d+)?|\\[a-zA-Z]+|[A-Za-z]+|\S")
+_TOKEN_RE = re.compile(r"\d+(?:\.\d+)?|\\[a-zA-Z]+|\\.|[A-Za-z]+|\S")
 
 
 def _wordy_end(tok: str) -> bool:
@@ -188,3 +190,130 @@ def mulberry_completion(draw: st.DrawFn, steps: list[str], answer: str = "42") -
         parts.append(f"### Step {i}:\n{draw(filler)} {body} {draw(filler)}".rstrip())
     parts.append(f"### The final answer is:\n{answer}")
     return "\n".join(parts) + "\n"
+
+
+# =================================================================================================
+# Hostile-input strategies (fuzzing): a plugin must never raise, hang or return out-of-range values
+# on any of these. Used by tests/test_fuzz.py over every built-in plugin and the composed reward.
+# =================================================================================================
+
+__all__ += [
+    "binary_junk", "deep_braces", "hostile_answers", "hostile_completions", "hostile_key_steps",
+    "huge_numbers", "latex_fragments", "markdown_text", "repeated_sections", "unicode_junk",
+]
+
+_LATEX_TOKENS = (
+    "\\frac{", "\\dfrac{", "}", "{", "^", "_", "\\sqrt{", "\\sqrt[3]{", "\\left(", "\\right)", "(", ")",
+    "[", "]", "\\{", "\\}", "\\boxed{", "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "=", "<", "\\le",
+    "\\pi", "\\infty", "\\log_2", "\\ln", "\\sin", "\\cos", "$", "$$", "\\times", "\\cdot", "\\div", "÷",
+    "%", "\\%", "\\text{", "\\mathrm{", "^\\circ", "°", ",", ".", "-", "+", "*", "/", "x", "y", "e", "i",
+    "0", "1", "2", "3", "7", "12", "3.14", "1/2", "\\in", "\\cup", "\\emptyset", "\\mathbb{R}", "!",
+)
+_MULBERRY_HEADERS = (
+    "### Image Description:", "### Rationales:", "### Let's think step by step.", "### Step 1:",
+    "### Step 2:", "### Step 3:", "### Step 0:", "### Step 10:", "### The final answer is:",
+)
+
+
+def unicode_junk(max_size: int = 400) -> st.SearchStrategy[str]:
+    """Any unicode text: control characters, NUL, RTL marks, combining marks, emoji, CJK."""
+    return st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=max_size)
+
+
+def latex_fragments(max_tokens: int = 60) -> st.SearchStrategy[str]:
+    """Random, usually malformed LaTeX built from real tokens (unbalanced braces included)."""
+    return st.lists(st.sampled_from(_LATEX_TOKENS), max_size=max_tokens).map("".join)
+
+
+@st.composite
+def deep_braces(draw: st.DrawFn, max_depth: int = 600) -> str:
+    """Deeply nested (and possibly unbalanced) brackets around a small expression."""
+    depth = draw(st.integers(1, max_depth))
+    opener, closer = draw(st.sampled_from([("{", "}"), ("(", ")"), ("[", "]"), ("\\left(", "\\right)"),
+                                           ("\\frac{1}{", "}"), ("\\sqrt{", "}"), ("^{", "}")]))
+    inner = draw(st.sampled_from(["x", "2", "1+1", "", "\\pi"]))
+    closing = draw(st.integers(0, depth))
+    return opener * depth + inner + closer * closing
+
+
+@st.composite
+def huge_numbers(draw: st.DrawFn) -> str:
+    """Numbers that are expensive to read or evaluate: long digit runs, towers, factorials."""
+    kind = draw(st.sampled_from(["digits", "decimal", "sci", "tower", "power", "factorial", "fraction"]))
+    digits = "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=1, max_size=12))) or "7"
+    n = draw(st.integers(50, 12_000))
+    if kind == "digits":
+        return (digits * (n // len(digits) + 1))[:n]
+    if kind == "decimal":
+        return "0." + "0" * n + digits
+    if kind == "sci":
+        return f"{digits}e{draw(st.sampled_from(['', '-', '+']))}{n * 97}"
+    if kind == "tower":
+        levels = draw(st.integers(2, 6))
+        base = draw(st.sampled_from(["2", "5", "9", "10", "x", "e"]))
+        return "^{".join([base] * levels) + "}" * (levels - 1)
+    if kind == "power":
+        return f"{draw(st.sampled_from(['2', '9', '10', 'x']))}^{{{n * 10_007}}}"
+    if kind == "factorial":
+        return f"{n * 1_000}!"
+    return f"\\frac{{1}}{{2^{{{n}}}}}"
+
+
+@st.composite
+def markdown_text(draw: st.DrawFn) -> str:
+    """Markdown with headers, bold answers, lists, tables, code fences and answer tags."""
+    pieces = st.sampled_from([
+        "# Title\n", "## Answer\n", "**Answer: B**", "**7**", "- item\n", "1. first\n", "| a | b |\n|---|---|\n",
+        "```python\nprint(1)\n```\n", "<answer>42</answer>", "<think>hmm</think>", "The answer is 5.",
+        "Answer: (C)", "> quote\n", "\\boxed{3}", "<answer>", "</answer>", "***", "\n\n",
+    ])
+    return "".join(draw(st.lists(pieces, max_size=30)))
+
+
+@st.composite
+def repeated_sections(draw: st.DrawFn, max_sections: int = 300) -> str:
+    """Mulberry headers repeated, shuffled, renumbered, with short bodies (format-reward hacking)."""
+    headers = draw(st.lists(st.sampled_from(_MULBERRY_HEADERS), min_size=1, max_size=max_sections))
+    bodies = st.sampled_from(["", "6/3 = 2", "x = 3", "B: 4", "4", "\\boxed{4}", "A", "yes", "junk " * 20])
+    return "\n".join(f"{h}\n{draw(bodies)}" for h in headers)
+
+
+def binary_junk(max_size: int = 2_000) -> st.SearchStrategy[str]:
+    """Random bytes decoded as UTF-8 with replacement or as Latin-1 (NULs and control bytes kept)."""
+    return st.binary(max_size=max_size).flatmap(
+        lambda b: st.sampled_from([b.decode("utf-8", errors="replace"), b.decode("latin-1")])
+    )
+
+
+@st.composite
+def hostile_completions(draw: st.DrawFn) -> str:
+    """A completion from any hostile family, alone or spliced into a well-formed Mulberry text."""
+    junk = draw(st.one_of(
+        unicode_junk(), latex_fragments(), deep_braces(), huge_numbers(), markdown_text(),
+        repeated_sections(), binary_junk(),
+    ))
+    if not draw(st.booleans()):
+        return junk
+    base = draw(mulberry_completion(["6/3 = 2", "2 \\times 2 = 4"], answer=draw(st.sampled_from(["B: 4", "4", junk]))))
+    cut = draw(st.integers(0, len(base)))
+    return base[:cut] + junk + base[cut:]
+
+
+def hostile_answers() -> st.SearchStrategy[str]:
+    """Short answer-like strings: choices, yes/no, numbers, sets, plus the hostile families."""
+    plain = st.sampled_from([
+        "B", "(B)", "B: 8", "B. 8", "yes", "No", "50%", "0.5", "1/2", "\\frac{1}{2}", "[1,2]", "(1,2)",
+        "\\{1,2\\}", "x = 3", "6/3=2", "25\\pi", "\\sqrt{2}", "1e-99", "-0", "inf", "nan", "", " ",
+    ])
+    return st.one_of(plain, latex_fragments(12), huge_numbers(), deep_braces(80), unicode_junk(40))
+
+
+def hostile_key_steps() -> st.SearchStrategy[list[str | list[str]]]:
+    """Key-step lists (strings or lists of alternatives) with hostile forms among ordinary ones.
+
+    Forms are never blank: a blank key step is a malformed *record*, which raises by design.
+    """
+    form = st.one_of(
+        st.sampled_from(["6/3=2", "x = 3", "total area", "\\frac{6}{3}=2"]), hostile_answers().filter(str.strip)
+    )
+    return st.lists(st.one_of(form, st.lists(form, min_size=1, max_size=3)), min_size=1, max_size=8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import GOOD, KEY_STEPS, SOLUTION
+from _samples import GOOD, KEY_STEPS, SOLUTION
 
 from stepreward import openrlhf, verl
 from stepreward.trl import reward_funcs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import GOOD, KEY_STEPS, SOLUTION
+from _samples import GOOD, KEY_STEPS, SOLUTION
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import GOOD, KEY_STEPS, SOLUTION
+from _samples import GOOD, KEY_STEPS, SOLUTION
 
 from stepreward.cli import main
 

@@ -376,3 +376,18 @@ def test_compound_items_beyond_our_parser_ask_math_verify_once(monkeypatch):
     assert not eq("\\{\\log_2 8, 1\\}", "\\{1, 4\\}")
     assert not eq("[\\log_2 8, 5]", "(3, 5)")  # structure decides first, no math-verify
     assert calls == [("\\{\\log_2 8, 1\\}", "\\{1, 3\\}"), ("\\{\\log_2 8, 1\\}", "\\{1, 4\\}")]
+
+
+def test_no_code_execution_or_unguarded_latex_parsing_in_answer_modules():
+    import inspect
+
+    from stepreward.answers import latex, literals, mv
+    from stepreward.plugins import extract as ex
+
+    for mod in (latex, literals, ex, eqv):
+        src = inspect.getsource(mod)
+        for banned in ("eval(", "exec(", "sympify", "parse_expr", "latex2sympy", "import math_verify",
+                       "from math_verify"):
+            assert banned not in src, (mod.__name__, banned)
+    assert "from math_verify import" in inspect.getsource(mv)  # only the guarded worker module
+    assert "run_limited(mv_equal" in inspect.getsource(eqv)

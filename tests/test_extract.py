@@ -142,6 +142,7 @@ def test_markdown_bold_is_a_weak_last_resort():
     a = _ans("We find that\n**Step 2:** stuff\nthe total is **42** apples in all, clearly")
     assert (a.text, a.source) == ("42", "bold")
     assert _ans("The total is **42**. \\boxed{41}").text == "41"  # a box beats bold
+    assert extract("we know x**2 + y**2 = 25 holds for every point on the circle", CFG) is None
 
 
 def test_no_last_number_fallback():
@@ -262,7 +263,9 @@ def test_public_api_extract_answer():
 
 
 def test_pathological_inputs_are_fast():
-    for text in ["\\boxed{" * 30_000, "{" * 100_000 + "\\boxed{1}", "**a** " * 20_000, "answer is " * 20_000]:
+    many = ["\\boxed{" * 30_000, "{" * 100_000 + "\\boxed{1}", "**a** " * 20_000, "answer is " * 20_000,
+            "<answer>" * 25_000, "<answer>" * 10_000 + "</answer>" * 10_000, "Answer: " + " " * 150_000 + "x"]
+    for text in many:
         t0 = time.perf_counter()
         extract(text, CFG)
         assert time.perf_counter() - t0 < 2.0

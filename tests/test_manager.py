@@ -6,7 +6,7 @@ import inspect
 from importlib.metadata import EntryPoint
 
 import pytest
-from conftest import GOOD, KEY_STEPS, SOLUTION
+from _samples import GOOD, KEY_STEPS, SOLUTION
 
 import stepreward
 from stepreward import Verdict, hookimpl, hookspecs, manager

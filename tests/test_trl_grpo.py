@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
-from conftest import KEY_STEPS, SOLUTION  # noqa: E402
+from _samples import KEY_STEPS, SOLUTION  # noqa: E402
 
 
 @pytest.mark.slow

@@ -40,14 +40,16 @@ FLAVOR = "stepreward"
 BARE_MAX_CHARS = 80
 BARE_MAX_WORDS = 4
 BOLD_MAX_CHARS = 100
+ANCHOR_MAX_CHARS = 1_000  # text read after an anchor
 _DISPLAY_MAX_LINES = 8
 
 _ANCHOR = re.compile(
     r"\b(?:(?:the\s+)?(?:final\s+)?answer\s+is\b\s*:?|final\s+answer\s*:|answer\s*:)\**", re.I
 )
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_ANSWER_TAGS = re.compile(r"</?answer>", re.I)
 _ANSWER_OPEN = re.compile(r"<answer>", re.I)
-_BOLD = re.compile(rf"\*\*([^*\n]{{1,{BOLD_MAX_CHARS}}}?)\*\*")
+# markdown bold: not inside a word (``x**2 + y**2`` is Python power, not bold)
+_BOLD = re.compile(rf"(?<![\w*])\*\*(?=\S)([^*\n]{{1,{BOLD_MAX_CHARS}}}?)(?<=\S)\*\*(?![\w*])")
 _HEADER_LINE = re.compile(r"^\s*#")
 _SENTENCE_END = re.compile(r"\.\s+(?=\S)|\s+(?:because|since|as)\s+", re.I)
 _LONE_CHOICE = re.compile(r"^\W*(?:\(?[A-Ja-j]\)?|option\s+[A-Ja-j])$", re.I)
@@ -135,17 +137,23 @@ def from_boxed(text: str) -> Answer | None:
 
 
 def from_answer_tag(text: str) -> Answer | None:
-    """Source 3: the last complete ``<answer>…</answer>`` (an unclosed final tag is *no answer*)."""
-    last = None
-    for last in _ANSWER_TAG.finditer(text):  # noqa: B007 - we want the last match
-        pass
-    tail = last.end() if last is not None else 0
-    opened = _ANSWER_OPEN.search(text, tail)
-    if opened is not None:
-        return _none("truncated_answer_tag", opened.start(), len(text))
-    if last is None:
+    """Source 3: the last complete ``<answer>…</answer>`` (an unclosed final tag is *no answer*).
+
+    One linear scan over the tags (a regex ``<answer>(.*?)</answer>`` is quadratic on many
+    unclosed tags).
+    """
+    last_open: int | None = None  # end of the most recent unmatched <answer>
+    last_pair: tuple[int, int] | None = None
+    for m in _ANSWER_TAGS.finditer(text):
+        if m.group(0)[1] != "/":
+            last_open = m.end()
+        elif last_open is not None:
+            last_pair, last_open = (last_open, m.start()), None
+    if last_open is not None:
+        return _none("truncated_answer_tag", last_open - len("<answer>"), len(text))
+    if last_pair is None:
         return None
-    line = _first_line(text, last.start(1), last.end(1))
+    line = _first_line(text, *last_pair)
     return _make(text, *line, "answer_tag") if line else None
 
 
@@ -167,11 +175,14 @@ def from_anchor(text: str) -> Answer | None:
     line_end = text.find("\n", last.end())
     line_end = len(text) if line_end == -1 else line_end
     span: tuple[int, int] | None = (last.end(), line_end)
-    if not text[last.end() : line_end].strip():
+    rest = text[last.end() : line_end].strip()
+    if rest.startswith((",", "?", ";")):  # "not sure what the answer is, so ..." is no anchor
+        return None
+    if not rest:
         span = _first_line(text, line_end, len(text))
         if span is None or _HEADER_LINE.match(text[span[0] : span[1]]):
             return None
-    s, e = span
+    s, e = span[0], min(span[1], span[0] + ANCHOR_MAX_CHARS)
     return _make(text, s, _cut_sentence(text, s, e), "anchor")
 
 

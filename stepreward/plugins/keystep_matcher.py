@@ -39,17 +39,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
-from ..keystep_search import (
-    FormInfo,
-    Found,
-    SearchDoc,
-    analyse_form,
-    find_bounded,
-    phrase_search,
-    symbolic_search,
-)
+from ..keystep_confirm import Found, phrase_search, symbolic_search
+from ..keystep_search import FormInfo, SearchDoc, analyse_form, find_bounded
 from ..keysteps import parse_key_steps
-from ..normalize import concat, normalize
 from ..schema import BUILTIN_SCHEMAS, FormatSchema, split_sections
 from ..types import KeyStep, KeyStepMatch, KeyStepReport, Span
 
@@ -77,11 +69,6 @@ def _scope(text: str, config: RewardConfig) -> tuple[str, list[Span]]:
     return "steps", spans
 
 
-def _build_doc(text: str, spans: list[Span]) -> SearchDoc:
-    parts = [normalize(text[a:b], lower=True, offset=a, source_len=len(text)) for a, b in spans]
-    return SearchDoc(original=text, norm=concat(parts))
-
-
 def _exact(text: str, spans: list[Span], form: FormInfo) -> Span | None:
     math = form.kind != "phrase"
     for a, b in spans:
@@ -92,8 +79,8 @@ def _exact(text: str, spans: list[Span], form: FormInfo) -> Span | None:
 
 
 def _match_step(step: KeyStep, text: str, spans: list[Span], doc: SearchDoc, config: RewardConfig) -> KeyStepMatch:
-    forms = [analyse_form(f) for f in step.forms]
-    forms = [f for f in forms if f.norm]
+    all_forms = [analyse_form(f) for f in step.forms]
+    forms = [f for f in all_forms if f.norm]  # a form like "$$" normalises to nothing
 
     def hit(form: FormInfo, span: Span, method: str, score: float = 1.0) -> KeyStepMatch:
         return KeyStepMatch(
@@ -101,7 +88,7 @@ def _match_step(step: KeyStep, text: str, spans: list[Span], doc: SearchDoc, con
             matched_text=text[span[0] : span[1]], method=method, score=score,
         )
 
-    for f in forms:
+    for f in all_forms:
         span = _exact(text, spans, f)
         if span is not None:
             return hit(f, span, "exact")
@@ -137,7 +124,11 @@ def _miss(step: KeyStep, doc: SearchDoc, closest: tuple[FormInfo, Found] | None,
         reason = f"no candidate above cutoff {cutoff:g} for any form"
     else:
         f, c = closest
-        reason = f"closest candidate {c.text!r} for form {f.raw!r} (score {c.score:.2f}) {c.why}"
+        a, b = doc.norm.span(c.start, c.end)
+        shown = doc.original[a:b].strip() or c.text
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        reason = f"closest candidate {shown!r} for form {f.raw!r} (score {c.score:.2f}) {c.why}"
     score = closest[1].score if closest else 0.0
     return KeyStepMatch(index=step.index, forms=step.forms, matched=False, score=min(1.0, max(0.0, score)), reason=reason)
 
@@ -155,7 +146,7 @@ def match_key_steps(text: Any, key_steps: Any, config: RewardConfig) -> KeyStepR
         text = ""
     try:
         scope, spans = _scope(text, config)
-        doc = _build_doc(text, spans)
+        doc = SearchDoc(text, spans)  # normalised only if some step needs more than an exact match
         matches = tuple(_match_step(s, text, spans, doc, config) for s in steps)
         return KeyStepReport(steps=matches, scope=scope, searched_spans=tuple(spans))
     except Exception as e:  # never take training down; the reason says what happened

@@ -64,6 +64,19 @@ def test_slow_reward_times_out_and_training_goes_on() -> None:
     assert s.failures == {"slow": 1} and s.total.tolist() == [3.0]
 
 
+def uses_sigalrm(prompts, completions, **kw):
+    import signal
+
+    old = signal.signal(signal.SIGALRM, signal.getsignal(signal.SIGALRM))  # raises outside the main thread
+    signal.signal(signal.SIGALRM, old)
+    return [1.0] * len(completions)
+
+
+def test_default_calls_rewards_in_the_main_thread() -> None:
+    assert score([uses_sigalrm], [1.0], ["p"], ["a"], {}).failures == {}
+    assert score([uses_sigalrm], [1.0], ["p"], ["a"], {}, timeout_s=5).failures == {"uses_sigalrm": 1}
+
+
 def test_reward_details_are_collected() -> None:
     s = score([with_metrics], [1.0], ["p"], ["a"], {})
     assert s.details == {"rewards/accuracy": 0.25, "rewards/validity_rate": 1.0}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import EXAMPLE_DATA
+EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "mulberry_rl.jsonl"
 
 from reference_trainer import checkpoint as ckpt
 from reference_trainer.__main__ import main
@@ -22,26 +22,36 @@ def _overrides(model_dir: Path, data: Path, out: Path, *extra: str) -> list[str]
     return [f"model.model_name_or_path={model_dir}", f"data.train_file={data}", "data.max_pixels=12544",
             f"train.output_dir={out}", "train.prompts_per_device=2", "train.micro_batch_size=4",
             "rollout.max_completion_length=12", "rollout.temperature=1.0", "rewards.preset=null",
-            "rewards.funcs=[{func: conftest:count_sevens}]", "train.learning_rate=1e-2",
+            "rewards.funcs=[{func: _trainer_rewards:digit_share}]", "train.learning_rate=1e-2",
             "log.tensorboard=false", "train.save_steps=1000", *extra]
 
 
 def test_mean_reward_rises(tiny_model_dir: Path, rl_data: Path, tmp_path: Path) -> None:
-    cfg = load_config(overrides=_overrides(tiny_model_dir, rl_data, tmp_path, "train.max_steps=30", "grpo.beta=0"))
+    # reward = share of digit characters: dense (random text has a few), learnt in ~20 steps for every
+    # seed we tried (0-7: the last-5 mean reached 0.5-1.0 from < 0.1)
+    cfg = load_config(overrides=_overrides(tiny_model_dir, rl_data, tmp_path, "train.max_steps=30", "grpo.beta=0",
+                                           "rewards.funcs=[{func: _trainer_rewards:digit_share}]"))
     trainer = GRPOTrainer(cfg)
     assert trainer.ref_model is None  # beta = 0 loads no reference model
     rewards = [m["reward"] for m in trainer.train()]
     first, last = statistics.mean(rewards[:5]), statistics.mean(rewards[-5:])
-    assert first < 0.1 and last > first + 0.15, rewards
+    assert first < 0.2 and last > first + 0.3, rewards
 
 
 @pytest.mark.parametrize("extra", [("grpo.num_iterations=2", "grpo.loss_type=dapo", "grpo.epsilon_high=0.28"),
                                    ("grpo.drop_zero_std_groups=true", "grpo.mask_truncated_completions=true",
-                                    "grpo.loss_type=dr_grpo", "grpo.scale_rewards=batch")])
+                                    "grpo.loss_type=dr_grpo", "grpo.scale_rewards=batch"),
+                                   ("model.gradient_checkpointing=true", "model.freeze_vision_tower=true",
+                                    "grpo.loss_type=bnpo", "grpo.beta=0")])
 def test_other_loss_settings_train(tiny_model_dir: Path, rl_data: Path, tmp_path: Path, extra: tuple) -> None:
     cfg = load_config(overrides=_overrides(tiny_model_dir, rl_data, tmp_path, "train.max_steps=3", *extra))
-    history = GRPOTrainer(cfg).train()
+    trainer = GRPOTrainer(cfg)
+    visual = trainer.engine.unwrap().model.visual
+    before = visual.patch_embed.proj.weight.detach().clone()
+    history = trainer.train()
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in history)
+    frozen = cfg.model.freeze_vision_tower
+    assert torch.equal(before, visual.patch_embed.proj.weight) == frozen
     assert {"kl", "clip_ratio", "entropy", "frac_reward_zero_std", "completions/clipped_ratio"} <= set(history[0])
 
 
@@ -117,7 +127,7 @@ def test_sft_then_eval(tmp_path: Path, rl_data: Path) -> None:
     common = ["model.tiny=true", f"train.output_dir={out}", "data.max_pixels=12544", "log.tensorboard=false"]
     rc = main(["sft", *common, f"data.train_file={tmp_path / 'sft.jsonl'}", "train.max_steps=40",
                "train.micro_batch_size=2", "train.learning_rate=1e-2", "train.save_steps=40", "rewards.preset=null",
-               "rewards.funcs=[{func: conftest:count_sevens}]"])
+               "rewards.funcs=[{func: _trainer_rewards:count_sevens}]"])
     assert rc == 0
     losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.3 * losses[0]  # memorises the one answer
@@ -126,5 +136,5 @@ def test_sft_then_eval(tmp_path: Path, rl_data: Path) -> None:
     result = evaluate(load_config(overrides=[
         f"model.model_name_or_path={out / 'checkpoint-40'}", f"data.eval_file={tmp_path / 'sft.jsonl'}",
         "data.max_pixels=12544", f"train.output_dir={tmp_path / 'eval'}", "eval.max_new_tokens=24",
-        "rewards.preset=null", "rewards.funcs=[{func: conftest:count_sevens}]"]))
+        "rewards.preset=null", "rewards.funcs=[{func: _trainer_rewards:count_sevens}]"]))
     assert result["n"] == 1 and result["count_sevens"] > 0  # greedy decoding reproduces the learnt "7"s
