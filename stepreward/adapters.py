@@ -17,8 +17,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import failures
 from .config import RewardConfig, resolve_config
-from .scoring import RecordError, ScoreResult, score
+from .scoring import RecordError, ScoreResult, check_record, score
 from .types import Failure
 
 log = logging.getLogger("stepreward.adapters")
@@ -43,7 +44,14 @@ def _digest(items: Sequence[Any]) -> str:
 
 
 class BatchScorer:
-    """Scores batches of completions and caches the last batch's results."""
+    """Scores batches of completions and caches the last batch's results.
+
+    ``workers`` 0 or 1 scores in this process (built-in symbolic work is still guarded by
+    deadlines). ``workers > 1`` or a ``timeout_s`` scores in worker processes through
+    :func:`stepreward.score_batch`, with ``timeout_s`` as a hard per-record deadline: the only way to
+    cut off a third-party plugin that hangs in pure Python. Malformed records get ``None`` and a
+    reason in ``last_errors`` (or raise with ``strict_records``).
+    """
 
     def __init__(
         self,
@@ -51,14 +59,17 @@ class BatchScorer:
         config: RewardConfig | dict[str, Any] | None = None,
         *,
         workers: int = 0,
+        timeout_s: float | None = None,
         strict_records: bool = False,
     ) -> None:
         self.config = resolve_config(preset, config)
         self.workers = workers
+        self.timeout_s = timeout_s
         self.strict_records = strict_records
         self._lock = threading.Lock()
         self._last_key: str | None = None
         self.last_results: list[ScoreResult | None] = []
+        self.last_errors: dict[int, str] = {}
 
     def score(
         self, completions: Sequence[Any], solutions: Sequence[Any], key_steps: Sequence[Any] | None
@@ -74,33 +85,48 @@ class BatchScorer:
         with self._lock:
             if key == self._last_key:
                 return self.last_results
-        if self.workers > 0:
-            from .batch import score_batch
-
-            records = [{"completion": t, "solution": s, "key_steps": k} for t, s, k in zip(texts, solutions, steps, strict=False)]
-            results: list[ScoreResult | None] = list(
-                score_batch(records, config=self.config, workers=self.workers).results
-            )
-        else:
-            results = [self._score_one(t, s, k) for t, s, k in zip(texts, solutions, steps, strict=False)]
+        results, errors = self._score_all(texts, list(solutions), steps)
         with self._lock:
-            self._last_key, self.last_results = key, results
+            self._last_key, self.last_results, self.last_errors = key, results, errors
         return results
 
-    def _score_one(self, text: Any, solution: Any, key_steps: Any) -> ScoreResult | None:
-        if isinstance(key_steps, str) and key_steps.strip().startswith(("{", "[")):
-            with contextlib.suppress(ValueError):  # parse_key_steps reports a bad value
-                key_steps = json.loads(key_steps)
-        try:
-            return score(text, solution=solution, key_steps=key_steps, config=self.config)
-        except RecordError as e:
-            if self.strict_records:
-                raise
-            log.error("malformed record skipped (reward None): %s", e)
-            from . import failures
+    def _score_all(
+        self, texts: list[Any], solutions: list[Any], steps: list[Any]
+    ) -> tuple[list[ScoreResult | None], dict[int, str]]:
+        results: list[ScoreResult | None] = [None] * len(texts)
+        errors: dict[int, str] = {}
+        good: list[int] = []
+        for i, (sol, ks) in enumerate(zip(solutions, steps, strict=True)):
+            steps[i] = ks = _maybe_json(ks)
+            try:
+                check_record(sol, ks)
+                good.append(i)
+            except RecordError as e:
+                if self.strict_records:
+                    raise
+                errors[i] = str(e)
+                log.error("malformed record %d skipped (reward None): %s", i, e)
+                failures.record([Failure("record", "malformed_record", str(e)[:300])], str(texts[i])[:2000],
+                                str(sol), self.config.preset)
+        if self.workers > 1 or self.timeout_s is not None:
+            from .batch import score_batch
 
-            failures.record([Failure("record", "malformed_record", str(e)[:300])], str(text)[:2000], str(solution), self.config.preset)
-            return None
+            records = [{"completion": texts[i], "solution": solutions[i], "key_steps": steps[i]} for i in good]
+            batch = score_batch(records, config=self.config, workers=max(1, self.workers), timeout_s=self.timeout_s)
+            for i, r in zip(good, batch.results, strict=True):
+                results[i] = r
+        else:
+            for i in good:
+                results[i] = score(texts[i], solution=solutions[i], key_steps=steps[i], config=self.config)
+        return results, errors
+
+
+def _maybe_json(key_steps: Any) -> Any:
+    """Key steps stored as a JSON string in a dataset column are decoded (bad JSON is reported later)."""
+    if isinstance(key_steps, str) and key_steps.strip().startswith(("{", "[")):
+        with contextlib.suppress(ValueError):
+            return json.loads(key_steps)
+    return key_steps
 
 
 def component_values(results: Sequence[ScoreResult | None], name: str) -> list[float | None]:

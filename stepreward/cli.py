@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .adapters import BatchScorer
 from .config import RewardConfig, resolve_config
-from .scoring import RecordError, ScoreResult, score
+from .scoring import ScoreResult, score
 
 ANSI = {"section": "\x1b[1;36m", "step": "\x1b[30;42m", "answer": "\x1b[30;43m", "reset": "\x1b[0m"}
 
@@ -108,20 +109,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     good = [(ln, rec) for ln, rec, err in items if rec is not None]
     bad = [err for _, rec, err in items if rec is None]
     t0 = time.perf_counter()
-    results: list[ScoreResult | str] = []
-    if args.workers > 0:
-        from .batch import score_batch
+    scorer = BatchScorer(config=cfg, workers=args.workers, timeout_s=args.timeout_s)
+    recs = [rec for _, rec in good]
+    results: list[ScoreResult | str | None] = []
+    chunk = 256  # progress granularity; each chunk is one batch
+    from tqdm import tqdm
 
-        batch = score_batch([rec for _, rec in good], config=cfg, workers=args.workers, progress=not args.quiet)
-        results = list(batch.results)
-    else:
-        from tqdm import tqdm
-
-        for ln, rec in tqdm(good, desc="scoring", unit="completion", disable=args.quiet, file=sys.stderr):
-            try:
-                results.append(score(rec["completion"], solution=rec["solution"], key_steps=rec.get("key_steps"), config=cfg))
-            except RecordError as e:
-                results.append(f"line {ln}: {e}")
+    with tqdm(total=len(recs), desc="scoring", unit="completion", disable=args.quiet, file=sys.stderr) as bar:
+        for start in range(0, len(recs), chunk):
+            part = recs[start : start + chunk]
+            out = scorer.score([r["completion"] for r in part], [r["solution"] for r in part],
+                               [r.get("key_steps") for r in part])
+            for j, r in enumerate(out):
+                err = scorer.last_errors.get(j)
+                results.append(f"line {good[start + j][0]}: {err}" if err else r)
+            bar.update(len(part))
     seconds = time.perf_counter() - t0
     rows: list[dict[str, Any]] = []
     for (ln, rec), r in zip(good, results, strict=True):
@@ -200,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", parents=[common], help="score a JSONL file of completions")
     s.add_argument("input")
     s.add_argument("-o", "--output", help="write one JSON result per line here")
-    s.add_argument("--workers", type=int, default=0, help="worker processes (0: score in this process)")
+    s.add_argument("--workers", type=int, default=0, help="worker processes (0 or 1: score in this process)")
+    s.add_argument("--timeout-s", type=float, default=None,
+                   help="hard per-completion deadline; scores in worker processes that are killed when late")
     s.add_argument("--details", action="store_true", help="include the full explanation per record")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_score)

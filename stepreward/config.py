@@ -126,6 +126,9 @@ R1VL_OFFICIAL = RewardConfig(
     no_answer_zero=False,
     keysteps=KeyStepConfig(scope="steps", symbolic=False),
     answer=AnswerConfig(case_sensitive=True),
+    # math-verify's own limits (5 s per parse and per verify) decide in the official code; our
+    # outer deadline sits above their sum so that they, not we, decide a slow case.
+    timeout_s=16.0,
 )
 
 OUTCOME = RewardConfig(preset="outcome", weights={"outcome": 1.0})

@@ -72,7 +72,7 @@ def _build(frozen: _Frozen) -> tuple[KeyStep, ...]:
         forms = tuple(dict.fromkeys(f.strip() for f in alts if f.strip()))
         if not forms:
             raise _err(f"key_steps[{i}] has no non-empty form")
-        steps.append(KeyStep(index=i, forms=forms))
+        steps.append(KeyStep(index=i, forms=forms, raw_forms=tuple(alts)))
     return tuple(steps)
 
 

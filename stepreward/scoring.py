@@ -94,7 +94,8 @@ def _clean_completion(completion: Any, config: RewardConfig, fails: list[Failure
     return text
 
 
-def _check_record(solution: Any, key_steps: Any) -> tuple[str, tuple[KeyStep, ...]]:
+def check_record(solution: Any, key_steps: Any) -> tuple[str, tuple[KeyStep, ...]]:
+    """Validate a record's fields; raise :class:`RecordError` naming the field otherwise."""
     if not isinstance(solution, str):
         raise RecordError(
             f"field 'solution' must be a string (the gold answer), got {type(solution).__name__}. "
@@ -104,6 +105,9 @@ def _check_record(solution: Any, key_steps: Any) -> tuple[str, tuple[KeyStep, ..
         return solution, parse_key_steps(key_steps)
     except ValueError as e:
         raise RecordError(str(e)) from e
+
+
+_check_record = check_record  # older internal name, still used by batch.py
 
 
 # --- composition ---------------------------------------------------------------------------------
@@ -119,7 +123,7 @@ def score(
 ) -> ScoreResult:
     """Score one completion against its record. See :class:`ScoreResult` for what comes back."""
     cfg = resolve_config(preset, config)
-    solution, steps = _check_record(solution, key_steps)
+    solution, steps = check_record(solution, key_steps)
     fails: list[Failure] = []
     text = _clean_completion(completion, cfg, fails)
     ctx = ScoringContext(text, solution, steps, cfg, _call_first_cached_gold, fails)

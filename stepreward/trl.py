@@ -30,12 +30,18 @@ def reward_funcs(
     components: Sequence[str] | None = None,
     total: bool = False,
     workers: int = 0,
+    timeout_s: float | None = None,
     strict_records: bool = False,
     solution_column: str = "solution",
     key_steps_column: str = "key_steps",
 ) -> list[RewardFunc]:
-    """One TRL reward function per component of the preset (or one for the ``total``)."""
-    scorer = BatchScorer(preset, config, workers=workers, strict_records=strict_records)
+    """One TRL reward function per component of the preset (or one for the ``total``).
+
+    ``workers > 1`` scores each batch in that many worker processes; ``timeout_s`` sets a hard
+    per-completion deadline (worker processes, killed when late): use it when third-party plugins
+    might hang. A late completion gets the components' fallback values and a recorded timeout.
+    """
+    scorer = BatchScorer(preset, config, workers=workers, timeout_s=timeout_s, strict_records=strict_records)
     names = ["total"] if total else list(components or scorer.config.weights)
 
     def make(name: str) -> RewardFunc:

@@ -52,10 +52,15 @@ class Verdict:
 
 @dataclass(frozen=True)
 class KeyStep:
-    """One key step: its index in the list and its equivalent forms (first = canonical)."""
+    """One key step: its index in the list and its equivalent forms (first = canonical).
+
+    ``forms`` are stripped, de-duplicated and non-empty; ``raw_forms`` keeps the alternatives
+    exactly as given (the ``r1vl-official`` substring matcher uses them, as the official code does).
+    """
 
     index: int
     forms: tuple[str, ...]
+    raw_forms: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from _samples import GOOD  # noqa: E402
+from _samples import GOOD
 
 
 @pytest.fixture

@@ -73,3 +73,25 @@ def test_openrlhf_reward_func():
     out = openrlhf.reward_func(["Q:" + GOOD, "Q:" + WRONG], ["Q:", "Q:"], [label, label])
     assert [round(float(x), 4) for x in out["rewards"]] == [2.1, 1.1]
     assert "step_rar" in out["extra_logs"]
+
+
+def test_trl_timeout_cuts_off_a_hanging_plugin(clean_plugins):
+    import time
+
+    from test_guard import HangingComparePlugin
+
+    clean_plugins.register_plugin(HangingComparePlugin(), name="hanging-adapter-plugin")
+    f = reward_funcs("paper", timeout_s=1.0)[0]
+    completions = [GOOD, GOOD.replace("B: 4", "HANG"), WRONG]
+    t0 = time.monotonic()
+    out = f(["p"] * 3, completions, solution=[SOLUTION] * 3, key_steps=[KEY_STEPS] * 3)
+    assert time.monotonic() - t0 < 8.0
+    assert out == pytest.approx([1.1, 0.0, 0.1])  # the hanging one gets the fallback value
+    assert [x.reason for x in f.scorer.last_results[1].failures] == ["timeout"]
+
+
+def test_worker_path_skips_malformed_records_like_the_inline_path():
+    f = reward_funcs("paper", workers=2)[0]
+    out = f(["p"] * 3, [GOOD, GOOD, WRONG], solution=[SOLUTION, None, SOLUTION], key_steps=[KEY_STEPS, None, "{bad"])
+    assert out[0] == pytest.approx(1.1) and out[1] is None and out[2] is None
+    assert set(f.scorer.last_errors) == {1, 2} and "key_steps" in f.scorer.last_errors[2]

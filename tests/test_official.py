@@ -325,3 +325,18 @@ def test_score_with_the_official_preset_reproduces_the_official_numbers():
     # no key steps (the official code would crash): bonus 0; no answer section: still scored
     bare = stepreward.score(full("so x = 3", answer=None), solution=f"{H}\n3", preset="r1vl-official")
     assert bare.components["step_rar"] == 1.0 and bare.components["step_rvr"] == 0.0
+
+
+def test_key_step_forms_are_tested_unstripped_as_in_the_official_code():
+    from stepreward import match_key_steps
+
+    text = "### Step 1:\nso x = 3.\n### The final answer is:\n3"
+    official = match_key_steps(text, [["x = 3 "]], preset="r1vl-official")
+    assert official.score == 0.0  # "x = 3 " (trailing space) is not a substring of "so x = 3."
+    assert match_key_steps(text, [["x = 3 "]], preset="paper").score == 1.0
+
+
+def test_official_preset_lets_math_verify_limits_act_first():
+    from stepreward.config import R1VL_OFFICIAL
+
+    assert R1VL_OFFICIAL.timeout_s > 3 * 5  # parse + parse + verify, 5 s each in math-verify

@@ -178,7 +178,7 @@ def stepreward_match_key_steps(
     matches: list[KeyStepMatch] = []
     for ks in key_steps:
         found: KeyStepMatch | None = None
-        for form in ks.forms:
+        for form in ks.raw_forms or ks.forms:  # unstripped, as the official code tests them
             pos = haystack.find(form.lower())
             if pos >= 0:
                 span = _span(pos, len(form.lower()), index_map, len(text))

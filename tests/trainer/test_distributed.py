@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "mulberry_rl.jsonl"
 
 from reference_trainer import checkpoint as ckpt
 from reference_trainer.__main__ import main
@@ -16,6 +15,8 @@ from reference_trainer.config import load_config
 from reference_trainer.grpo import GRPOTrainer
 
 pytestmark = pytest.mark.slow
+
+EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "mulberry_rl.jsonl"
 
 
 def _overrides(model_dir: Path, data: Path, out: Path, *extra: str) -> list[str]:
