@@ -1,5 +1,6 @@
-"""Command line: ``python -m reference_trainer {grpo,sft,eval,plot} ...``.
+"""Command line: ``python -m reference_trainer {pipeline,grpo,sft,eval,plot} ...``.
 
+    python -m reference_trainer pipeline --preset tiny-cpu      # warm-up SFT -> StepGRPO -> eval
     python -m reference_trainer grpo --preset tiny-cpu
     python -m reference_trainer grpo --config reference_trainer/configs/r1vl_2b.yaml model.model_name_or_path=...
     python -m reference_trainer sft  --config sft.yaml
@@ -19,7 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m reference_trainer", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    for name, help_ in (("grpo", "GRPO / StepGRPO training"), ("sft", "warm-up SFT on sharegpt records"),
+    for name, help_ in (("pipeline", "R1-VL end to end: warm-up SFT -> StepGRPO -> greedy eval after each stage"),
+                        ("grpo", "GRPO / StepGRPO training"), ("sft", "warm-up SFT on sharegpt records"),
                         ("eval", "greedy evaluation scored with the configured rewards")):
         s = sub.add_parser(name, help=help_)
         s.add_argument("--config", help="YAML run file")
@@ -44,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.command == "grpo":
+    if args.command == "pipeline":
+        from .pipeline import run_pipeline
+
+        try:
+            run_pipeline(cfg)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    elif args.command == "grpo":
         from .grpo import GRPOTrainer
 
         GRPOTrainer(cfg).train()

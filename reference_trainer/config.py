@@ -1,7 +1,7 @@
 """Run configuration: pydantic models with the paper's defaults, YAML files, ``key=value`` overrides.
 
 A run file has one section per concern (``model``, ``data``, ``rollout``, ``rewards``, ``grpo``,
-``train``, ``log``, ``eval``). Unknown keys are errors; every error names the field and the fix.
+``train``, ``log``, ``eval``, ``warmup``). Unknown keys are errors; every error names the field and the fix.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ class ModelConfig(_Section):
         default=None, description="Local folder with a Hugging Face Qwen2-VL checkpoint (from_pretrained).")
     tiny: bool = Field(default=False, description="Build the tiny random offline Qwen2-VL (tests/demos) "
                        "into <output_dir>/tiny-init; ignored when model_name_or_path is set.")
+    tiny_vocab: Literal["basic", "mulberry"] = Field(
+        default="basic", description="Tiny model's tokenizer corpus; 'mulberry' adds words of R1-VL's section headers "
+        "and math questions (~25% fewer tokens per answer).")
     ref_model_name_or_path: str | None = Field(
         default=None, description="Frozen KL reference; defaults to model_name_or_path (the warm-up model).")
     precision: Literal["auto", "bf16", "fp32"] = Field(
@@ -128,12 +131,31 @@ class LogConfig(_Section):
     completions_steps: int = Field(default=10, gt=0, description="Write the completions table every N steps.")
     completions_to_log: int = Field(default=8, gt=0)
     tensorboard: bool = True
+    zero_signal_warning_steps: int = Field(default=10, gt=0, description="A step whose groups all have equal "
+                                           "rewards (loss and gradient 0) is warned about once, then at most "
+                                           "every N steps while it lasts.")
 
 
 class EvalConfig(_Section):
     max_new_tokens: int = Field(default=2048, gt=0, description="Paper evaluation: greedy, 2048 new tokens.")
     batch_size: int = Field(default=8, gt=0)
     output_file: str | None = None
+
+
+class WarmupConfig(_Section):
+    """Stage 1 of ``pipeline`` (warm-up SFT; R1-VL trains on Mulberry CoT without reflective samples).
+    The standalone ``sft`` command reads ``train.*`` / ``data.train_file`` instead."""
+
+    train_file: str | None = Field(default=None, description="Mulberry sharegpt JSONL for the warm-up.")
+    completions_file: str | None = Field(
+        default=None, description="Or: reference completions (examples/data/completions.jsonl format) joined by "
+        "id to the questions of data.train_file and written as sharegpt records into the run folder.")
+    labels: list[str] = Field(default_factory=lambda: ["correct", "correct_latex"],
+                              description="Which completions of completions_file become SFT targets.")
+    max_steps: int = Field(default=1000, gt=0)
+    learning_rate: float = Field(default=1e-5, gt=0, description="Paper: 1e-5 (2B) / 5e-6 (7B).")
+    micro_batch_size: int = Field(default=4, gt=0)
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
 
 
 class RunConfig(_Section):
@@ -145,6 +167,7 @@ class RunConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    warmup: WarmupConfig = Field(default_factory=WarmupConfig)
 
     @model_validator(mode="after")
     def _batch_arithmetic(self) -> RunConfig:
@@ -235,5 +258,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     raw = _merge(raw, parse_overrides(overrides or []))
     try:
         return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def with_updates(cfg: RunConfig, updates: dict[str, Any]) -> RunConfig:
+    """A validated copy of ``cfg`` with nested ``updates`` (``{"train": {"max_steps": 5}}``) applied."""
+    try:
+        return RunConfig.model_validate(_merge(cfg.model_dump(), updates))
     except ValidationError as err:
         raise ConfigError(_format_error(err)) from None

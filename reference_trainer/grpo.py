@@ -25,6 +25,7 @@ from .data import (
     load_examples,
     prompt_text,
 )
+from .diagnostics import ZeroSignalMonitor
 from .loss import completion_logprobs, loss_mask, policy_loss
 from .metrics import MetricsLogger
 from .modeling import eos_token_ids, load_model, load_processor, param_count, resolve_model_path
@@ -68,7 +69,11 @@ class GRPOTrainer:
         tokenizer = self.processor.tokenizer
         self.rollout = make_rollout(cfg.rollout, tokenizer, eos_token_ids(policy, tokenizer),
                                     gather_ctx=self.engine.generation_context)
+        # tokens the sampler never emits are masked in the loss's log-probs too (same distribution)
+        self.suppress_ids = list(getattr(getattr(self.rollout, "gen_config", None), "suppress_tokens", None) or [])
         self.logger = MetricsLogger(t.output_dir, self.engine.is_main, cfg.log.tensorboard)
+        self.zero_signal = ZeroSignalMonitor(cfg.log.zero_signal_warning_steps, cfg.rollout.num_generations,
+                                             cfg.rollout.temperature)
         self.step = 0
         if self.resume_path:
             state = ckpt.load_checkpoint(self.engine, self.resume_path)
@@ -82,6 +87,10 @@ class GRPOTrainer:
         if gen is not None:
             log.info("sampling: %s", {k: getattr(gen, k) for k in ("temperature", "top_p", "top_k", "max_new_tokens")})
         log.info(batch_arithmetic(cfg, self.engine.world_size, len(self.examples)))
+        if cfg.grpo.num_iterations == 1 and cfg.grpo.loss_type == "grpo" and not cfg.grpo.mask_truncated_completions:
+            log.info("note: with one update per rollout the logged loss is beta*KL: the policy-gradient term's "
+                     "value is 0 by construction (advantages average to 0 in each group) while its gradient "
+                     "is not; judge learning by reward, reward_std and grad_norm")
 
     def _load_data(self) -> list[Example]:
         if not self.cfg.data.train_file:
@@ -129,7 +138,7 @@ class GRPOTrainer:
         for rows in self._micro_slices(batch):
             with self.engine.autocast():
                 lp, _ = completion_logprobs(model, batch.model_inputs(rows), batch.completion_ids[rows],
-                                            self.cfg.rollout.temperature)
+                                            self.cfg.rollout.temperature, suppress_ids=self.suppress_ids)
             out.append(lp.float())
         return torch.cat(out)
 
@@ -146,7 +155,8 @@ class GRPOTrainer:
             for j, rows in enumerate(slices):
                 with e.autocast():
                     logps, ent = completion_logprobs(e.model, batch.model_inputs(rows), batch.completion_ids[rows],
-                                                     self.cfg.rollout.temperature, with_entropy=it == 0)
+                                                     self.cfg.rollout.temperature, with_entropy=it == 0,
+                                                     suppress_ids=self.suppress_ids)
                 loss, stats = policy_loss(
                     logps, adv[rows], mask[rows], g, old_logps=None if old is None else old[rows],
                     ref_logps=None if ref is None else ref[rows], max_completion_length=self.cfg.rollout.max_completion_length,
@@ -192,8 +202,12 @@ class GRPOTrainer:
             if self.step % self.cfg.log.log_steps == 0:
                 self.logger.log(self.step, metrics)
                 log.info("step %d/%d %s", self.step, t.max_steps, _brief(metrics))
+            if self.engine.is_main:  # metrics are global: one warning per run, not per rank
+                self.zero_signal.update(self.step, metrics)
             if self.step % t.save_steps == 0 or self.step == t.max_steps:
                 self.save()
+        if self.engine.is_main:
+            self.zero_signal.summary(len(history))
         self.logger.close()
         return history
 
@@ -232,5 +246,6 @@ def _unpadded(batch: RolloutBatch) -> list[list[int]]:
 
 
 def _brief(m: dict[str, float]) -> str:
-    keys = ("reward", "loss", "kl", "entropy", "frac_reward_zero_std", "completions/mean_length", "step_time")
+    keys = ("reward", "reward_std", "loss", "grad_norm", "kl", "entropy", "frac_reward_zero_std",
+            "completions/mean_length", "step_time")
     return " ".join(f"{k.split('/')[-1]}={m[k]:.4g}" for k in keys if k in m and m[k] is not None)

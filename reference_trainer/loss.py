@@ -8,6 +8,7 @@ distribution the samples came from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -16,20 +17,27 @@ from .config import GRPOConfig
 
 
 def completion_logprobs(model: Any, inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
-                        temperature: float = 1.0, with_entropy: bool = False
-                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log π(c_t | prompt, c_<t) for each completion token, shape ``(B, C)``; optional entropy ``(B, C)``."""
+                        temperature: float = 1.0, with_entropy: bool = False,
+                        suppress_ids: Sequence[int] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log π(c_t | prompt, c_<t) for each completion token, shape ``(B, C)``; optional entropy ``(B, C)``.
+
+    ``suppress_ids`` are the token ids the sampler never emits (the vision tokens): they are
+    masked here too, so the log-probs are those of the distribution that was actually sampled.
+    """
     c = completion_ids.shape[1]
     logits = model(**inputs, logits_to_keep=c + 1, use_cache=False).logits[:, :-1]  # predicts c_0..c_{C-1}
+    banned = torch.tensor(list(suppress_ids), dtype=torch.long, device=logits.device) if suppress_ids else None
     logps, ents = [], []
     for row_logits, row_ids in zip(logits, completion_ids, strict=True):  # one sequence at a time
         row = row_logits.float() / temperature
+        if banned is not None:
+            row = row.index_fill(-1, banned, float("-inf"))
         lse = torch.logsumexp(row, dim=-1)
         logps.append(row.gather(-1, row_ids[:, None]).squeeze(-1) - lse)
         if with_entropy:
             with torch.no_grad():
                 p = torch.softmax(row, dim=-1)
-                ents.append(lse - (p * row).sum(-1))
+                ents.append(lse - (p * row.masked_fill(p == 0, 0.0)).sum(-1))
     return torch.stack(logps), (torch.stack(ents) if with_entropy else None)
 
 

@@ -25,7 +25,7 @@ def resolve_model_path(cfg: ModelConfig, output_dir: str, is_main: bool = True, 
         from .tiny import save_tiny
 
         tmp = Path(output_dir) / f".tmp-tiny-init-{os.getpid()}"
-        save_tiny(tmp)
+        save_tiny(tmp, vocab=cfg.tiny_vocab)
         os.replace(tmp, path)
     deadline = time.time() + timeout_s
     while not path.exists():  # other ranks: no process group exists yet, so poll

@@ -61,6 +61,22 @@ _CORPUS = [
     "system user assistant",
 ]
 
+# Optional extra corpus ("mulberry" vocabulary): R1-VL's section headers and common math-question words
+# become single tokens, so a Mulberry-format answer is ~25% shorter (faster demos, fewer sampling slips).
+MULBERRY_CORPUS = [
+    "### Image Description:\n### Rationales:\n### Let's think step by step.\n### Step 1:\n### Step 2:\n"
+    "### Step 3:\n### The final answer is:\n",
+    "The image shows a triangle, a rectangle, a circle, a bar chart and a pie chart. The question asks for the "
+    "total, the number, the length, the area, the angle, the mean and the percentage of the values.",
+    "The figure is a right triangle with two legs and a hypotenuse. By the Pythagorean theorem the sum of the "
+    "squares of the legs is the square of the hypotenuse.",
+    "There are red and blue marbles in the bag. How many more are there? What is the value of x? Solve the "
+    "equation. Answer Yes or No. Choices: A B C D",
+    "We add, subtract, multiply and divide: 2 + 3 = 5, 6 - 4 = 2, 2 * 4 = 8, 2 \\times 4 = 8, 12 / 3 = 4, "
+    "\\frac{5}{8}, \\sqrt{100} = 10, 3^2 + 4^2 = 25, 50%, 180°.",
+]
+VOCABS = {"basic": (), "mulberry": tuple(MULBERRY_CORPUS)}
+
 
 class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
     """``Qwen2VLProcessor`` without the video slot, so it builds and loads without torchvision."""
@@ -73,8 +89,9 @@ class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
         ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
 
-def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
-    """Byte-level BPE trained on a few strings (deterministic, ~0.1 s); any text encodes."""
+def build_tokenizer(vocab_size: int = 512, vocab: str = "basic") -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on a few strings (deterministic, ~0.1 s); any text encodes.
+    ``vocab="mulberry"`` adds ``MULBERRY_CORPUS`` to the training strings."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None))
@@ -86,7 +103,9 @@ def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_CORPUS, trainer=trainer)
+    if vocab not in VOCABS:
+        raise ValueError(f"unknown tiny vocab {vocab!r}. Fix: one of {sorted(VOCABS)}")
+    tok.train_from_iterator([*_CORPUS, *VOCABS[vocab]], trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -138,10 +157,10 @@ def _mrope_section(total: int) -> list[int]:
     return [t, rest // 2, rest - rest // 2]
 
 
-def save_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
+def save_tiny(path: str | os.PathLike, seed: int = 0, vocab: str = "basic") -> Path:
     """Write a tiny Qwen2-VL (model + processor) to ``path``; returns the path."""
     path = Path(path)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(vocab=vocab)
     processor = build_processor(tokenizer)
     model = build_model(tokenizer, seed=seed)
     path.mkdir(parents=True, exist_ok=True)

@@ -12,13 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .config import RewardConfig
+from .schema import resolve_schema
 from .types import Answer, Failure, KeyStep, KeyStepReport, StructureReport, Verdict
 
 ComponentFn = Callable[["ScoringContext"], "float | tuple[float, dict[str, Any]]"]
+_T = TypeVar("_T")
+
+
+class _ComputedOnce(Generic[_T]):
+    """``functools.cached_property`` without its lock (Python < 3.12 holds one lock per property
+    for all instances): a context belongs to one ``score`` call, hence to one thread."""
+
+    def __init__(self, fn: Callable[[Any], _T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> _T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value  # later reads find it there, not here
+        return value
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,7 @@ class ScoringContext:
     def _hook(self, name: str, **kwargs: Any) -> Any:
         return self._call_first(name, failures=self.failures, **kwargs)
 
-    @cached_property
+    @_ComputedOnce
     def extraction(self) -> Answer | None:
         """What extraction returned, including an explicit *no answer* (``kind="none"``)."""
         return self._hook("stepreward_extract_answer", text=self.completion, config=self.config)
@@ -73,12 +94,12 @@ class ScoringContext:
         ans = self.extraction
         return ans if isinstance(ans, Answer) and ans.found else None
 
-    @cached_property
+    @_ComputedOnce
     def gold(self) -> Answer | None:
         """The gold answer parsed from the solution."""
         return self._hook("stepreward_parse_gold", solution=self.solution, config=self.config)
 
-    @cached_property
+    @_ComputedOnce
     def verdict(self) -> Verdict | None:
         """Comparison of answer and gold; ``None`` when either is missing."""
         if self.answer is None or self.gold is None:
@@ -89,7 +110,7 @@ class ScoringContext:
     def correct(self) -> bool:
         return bool(self.verdict is not None and self.verdict.equal)
 
-    @cached_property
+    @_ComputedOnce
     def keystep_report(self) -> KeyStepReport | None:
         """Key-step matches; ``None`` when the record has no key steps."""
         if not self.key_steps:
@@ -98,12 +119,12 @@ class ScoringContext:
             "stepreward_match_key_steps", text=self.completion, key_steps=self.key_steps, config=self.config
         )
 
-    @cached_property
+    @_ComputedOnce
     def structure(self) -> StructureReport | None:
         """StepRVR's structure report for the configured format schema."""
         return self._hook(
             "stepreward_validate_structure",
             text=self.completion,
-            schema=self.config.schema_obj,
+            schema=resolve_schema(self.config),
             config=self.config,
         )

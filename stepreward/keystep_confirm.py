@@ -17,13 +17,13 @@ from .keystep_search import (
     MIRROR,
     NUM_TOKEN_RE,
     OP_CHARS_RE,
-    REL_RE,
     FormInfo,
     SearchDoc,
     left_ok,
     right_ok,
 )
 from .mathexpr import MathParseError, equivalent, gate_numbers, parse_relation_normalised_cached
+from .mathruns import REL_RE
 
 MAX_CONFIRM = 8  # candidates confirmed symbolically per form, best rapidfuzz score first
 MIN_FUZZY_CHARS = 5  # shorter phrases must match exactly (after normalisation)

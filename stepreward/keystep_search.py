@@ -1,9 +1,8 @@
 """Search primitives of the soft key-step matcher (see :mod:`stepreward.plugins.keystep_matcher`).
 
 - :class:`SearchDoc`: the searched part of a completion, normalised on first use (lowercase), with
-  the way back to original offsets and, built lazily, its *math runs*: stretches of notation
-  (numbers, single letters, short letter runs glued to maths such as ``2ab``, operators,
-  brackets, known LaTeX commands), split at relation operators into chains of sides.
+  the way back to original offsets and, built lazily, its math runs split into chains of sides
+  (:mod:`stepreward.mathruns`) and the candidate units made of them.
 - :func:`analyse_form`: a key-step form classified once (cached) as an equation or expression
   (the whole form is one chain of mathematics, found with the same extractor as the text) or
   else a phrase (``4 circles``, ``area of the triangle = 12``).
@@ -16,39 +15,25 @@ Confirmation (symbolic and fuzzy) lives in :mod:`stepreward.keystep_confirm`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .guard import GuardRefused
 from .mathexpr import Expr, MathParseError, gate_numbers, parse_relation_normalised_cached
-from .normalize import Normalized, NormalizedJoin, concat, normalize, normalize_text
+from .mathruns import Chain, math_chains
+from .normalize import normalize, normalize_text
+from .textedits import Normalized, NormalizedJoin, concat
 from .types import Span
 
-SEED_REACH = 32  # see _runs
 MAX_CHAIN_SPAN = 4  # a = b = c = d = e: a pair of sides at most this far apart in a chain
-
-_CMDS = (
-    "sqrt|frac|pi|alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda"
-    "|mu|nu|xi|rho|sigma|tau|upsilon|phi|varphi|chi|psi|omega"
-)
-_ATOM = (
-    r"(?:\d+(?:\.\d+)?|\.\d+|<=|>=|!=|[-+*/^()\[\]{}=<>_\u03c0\u00b0%\u221a]"
-    r"|\\(?:" + _CMDS + r")(?![a-z])"
-    r"|(?<![a-z\\])sqrt(?=[({\d\u221a ])"  # plain-text sqrt(2)
-    r"|(?<![a-z\\])(?:[a-z](?![a-z])"  # a single letter
-    r"|(?<=[\d)\]}^*/+\-=<>(_])[a-z]{2,3}(?![a-z])"  # a short letter run glued to maths: 2ab
-    r"|[a-z]{2,3}(?=[\d(\[{=<>+\-*/^_])))"  # ab=5, ab(
-)
-_RUN_RE = re.compile(_ATOM + r"(?:" + _ATOM + r"| (?=" + _ATOM + r"))*")
-_SIGNIFICANT_RE = re.compile(r"[\d=<>+\-*/^\u03c0\u221a\\]")
-_SEEDS_RE = re.compile(r"[\d=<>+\-*/^\u03c0\u221a\\]+")
-_BULLET_RE = re.compile(r"(?:^|\n)-", re.MULTILINE)
-REL_RE = re.compile(r"<=|>=|!=|=|<|>")
+_FEW_SPANS = 1  # up to this many spans, exact search goes span by span
+_NL_DASH_RE = re.compile(r"\n-")  # with a "-" at the very start: a "-" starting a line
 _MATHY_RE = re.compile(r"[\d+\-*/^\u03c0\u221a\u00b0%]|\\sqrt|\\frac")
 NUM_TOKEN_RE = re.compile(r"\d+(?:\.\d+)?")
 OP_CHARS_RE = re.compile(r"[=<>+*/^]|(?<![a-z])-|-(?![a-z])")
 MIRROR = {"=": "=", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
-_OPENERS, _CLOSERS = "([{", ")]}"
 _LEFT_REJECT = frozenset("_^/*+-")
 _RIGHT_REJECT = frozenset("_^/*+-(%")
 
@@ -93,95 +78,36 @@ def find_bounded(text: str, needle: str, *, math: bool, start: int = 0, end: int
     return -1
 
 
-# --- math runs -----------------------------------------------------------------------------------
+def occurrences(text: str, needle: str, start: int = 0, end: int | None = None) -> Iterator[int]:
+    """Start of every occurrence of ``needle`` inside ``text[start:end]``, in order (none if empty)."""
+    if not needle:
+        return
+    i = text.find(needle, start, end)
+    while i >= 0:
+        yield i
+        i = text.find(needle, i + 1, end)
 
 
-def _clean(t: str, a: int, b: int) -> tuple[int, int]:
-    """Trim spaces, markdown ``*`` and unbalanced edge brackets from ``t[a:b]``."""
-    while a < b and t[a] in " *":
-        a += 1
-    while b > a and t[b - 1] in " *":
-        b -= 1
-    depth = low = 0
-    for c in t[a:b]:
-        depth += (c in _OPENERS) - (c in _CLOSERS)
-        low = min(low, depth)
-    while low < 0 and b > a and t[b - 1] in _CLOSERS:  # unmatched closers at the end
-        b, low, depth = b - 1, low + 1, depth + 1
-    while depth > 0 and a < b and t[a] in _OPENERS:  # unmatched openers at the start
-        a, depth = a + 1, depth - 1
-    while a < b and t[a] == " ":
-        a += 1
-    return a, b
+def first_bounded(text: str, needle: str, candidates: Iterable[int], form: str) -> int:
+    """The first of ``candidates`` (occurrences of ``needle``) on token boundaries, as
+    :func:`find_bounded` with ``math`` true unless the key-step ``form`` is a phrase; the form is
+    classified (:func:`analyse_form`) only when the answer depends on it (that costs far more).
 
-
-@dataclass(frozen=True)
-class Chain:
-    """``sides[0] ops[0] sides[1] ...``; sides are ``(start, end)`` in the normalised text."""
-
-    sides: tuple[tuple[int, int], ...]
-    ops: tuple[str, ...]
-
-
-def _runs(t: str) -> list[re.Match[str]]:
-    """Math runs containing a digit, operator, root or command (not a lone prose letter).
-
-    Python's regex engine is slow on long prose, so the run pattern is only tried in windows
-    around such *seed* characters (``SEED_REACH`` characters either side; a run reaching further
-    into letters and spaces than that is cut).
+    Math boundaries are stricter than phrase boundaries: the first occurrence good for a phrase
+    decides unless it fails as mathematics, and only then does the kind matter.
     """
-    out: list[re.Match[str]] = []
-    lo = hi = -1
-    windows: list[tuple[int, int]] = []
-    for m in _SEEDS_RE.finditer(t):
-        i, j = m.span()
-        if i - SEED_REACH > hi:
-            if hi >= 0:
-                windows.append((lo, hi))
-            lo = max(0, i - SEED_REACH)
-        hi = min(len(t), j + SEED_REACH)
-    if hi >= 0:
-        windows.append((lo, hi))
-    for lo, hi in windows:
-        out += [m for m in _RUN_RE.finditer(t, lo, hi) if _SIGNIFICANT_RE.search(t, m.start(), m.end())]
-    return out
-
-
-def math_chains(t: str, bullets: frozenset[int] = frozenset()) -> list[Chain]:
-    """The math runs of a normalised text, split into chains at relation operators.
-
-    ``bullets``: positions of ``-`` characters that are list bullets (dropped from a side).
-    """
-    chains: list[Chain] = []
-    for m in _runs(t):
-        a, b = m.span()
-        sides: list[tuple[int, int]] = []
-        ops: list[str] = []
-        pos = a
-        for r in REL_RE.finditer(t, a, b):
-            sides.append(_clean(t, pos, r.start()))
-            ops.append(r.group())
-            pos = r.end()
-        sides.append(_clean(t, pos, b))
-        if sides[0][0] in bullets:
-            sides[0] = _clean(t, sides[0][0] + 1, sides[0][1])
-        if a > 0 and t[a - 1].isalpha() and t[a] in _OPENERS:  # a word's argument: "sin(30)", "log(2)"
-            sides[0] = (sides[0][0], sides[0][0])
-        # empty sides break the chain ("area = 12" gives the one-sided chain "12")
-        cur_s: list[tuple[int, int]] = []
-        cur_o: list[str] = []
-        for i, side in enumerate(sides):
-            if side[1] > side[0]:
-                cur_s.append(side)
-                if i < len(ops) and i + 1 < len(sides) and sides[i + 1][1] > sides[i + 1][0]:
-                    cur_o.append(ops[i])
-                    continue
-            if cur_s:
-                chains.append(Chain(tuple(cur_s), tuple(cur_o)))
-            cur_s, cur_o = [], []
-        if cur_s:
-            chains.append(Chain(tuple(cur_s), tuple(cur_o)))
-    return chains
+    n = len(needle)
+    if not n:
+        return -1
+    it = iter(candidates)
+    for i in it:
+        if left_ok(text, i, True) and right_ok(text, i + n, True):
+            return i  # good for either kind (and no earlier occurrence was good for a phrase)
+        if left_ok(text, i, False) and right_ok(text, i + n, False):
+            if analyse_form(form).kind == "phrase":
+                return i
+            return next((j for j in it if left_ok(text, j, True) and right_ok(text, j + n, True)), -1)
+    return -1
 
 
 # --- the searched document -----------------------------------------------------------------------
@@ -229,29 +155,61 @@ class SearchDoc:
     _norm: Normalized | NormalizedJoin | None = None
     _chains: list[Chain] | None = None
     _units: dict[int, tuple[list[str], list[Unit], list[list[str]]]] = field(default_factory=dict)
+    _starts: list[int] | None = None  # span starts when many, ordered and disjoint, else []
 
     @property
     def norm(self) -> Normalized | NormalizedJoin:
         """The searched spans, normalised (lowercase) and joined by newlines."""
         if self._norm is None:
             t, n = self.original, len(self.original)
-            self._norm = concat([normalize(t[a:b], lower=True, offset=a, source_len=n) for a, b in self.spans])
+            seen: dict[str, Normalized] = {}  # a repeated section is normalised once
+            parts: list[Normalized] = []
+            for a, b in self.spans:
+                piece = t[a:b]
+                base = seen.get(piece)
+                if base is None:
+                    base = seen[piece] = normalize(piece, lower=True)
+                parts.append(Normalized(base.text, n, a, base.layers))
+            self._norm = concat(parts)
         return self._norm
+
+    def occurrences(self, needle: str) -> Iterator[int]:
+        """Occurrences of ``needle`` wholly inside a searched span, span by span (so that, with
+        :func:`first_bounded`, the first span holding a good occurrence wins). Many ordered
+        spans are searched in one pass over the text."""
+        spans, t = self.spans, self.original
+        if self._starts is None:
+            ordered = len(spans) > _FEW_SPANS and all(
+                spans[k][0] <= spans[k][1] <= spans[k + 1][0] for k in range(len(spans) - 1)
+            )
+            self._starts = [a for a, _ in spans] if ordered else []
+        if not self._starts:
+            for a, b in spans:
+                yield from occurrences(t, needle, a, b)
+            return
+        if not needle:
+            return
+        starts, n, hi = self._starts, len(needle), spans[-1][1]
+        i = t.find(needle, spans[0][0], hi)
+        while i >= 0:
+            if i + n <= spans[bisect_right(starts, i) - 1][1]:
+                yield i
+            i = t.find(needle, i + 1, hi)
 
     @property
     def chains(self) -> list[Chain]:
         if self._chains is None:
             t = self.norm.text
-            bullets = frozenset(m.end() - 1 for m in _BULLET_RE.finditer(t) if self._space_after(m.end() - 1))
-            self._chains = math_chains(t, bullets)
+            dashes = [m.end() - 1 for m in _NL_DASH_RE.finditer(t)]  # a "-" starting a line
+            if t.startswith("-"):
+                dashes.append(0)
+            bullets = frozenset(i for i in dashes if self._space_after(i))
+            self._chains = math_chains(t, bullets, distinct=True)  # repeats add no candidate
         return self._chains
 
     def _space_after(self, i: int) -> bool:
         e = self.norm.span(i, i + 1)[1]
         return e < len(self.original) and self.original[e] in " \t"
-
-    def side_text(self, side: tuple[int, int]) -> str:
-        return self.norm.text[side[0] : side[1]]
 
     def units(self, k: int) -> tuple[list[str], list[Unit], list[list[str]]]:
         """Candidate units of ``k`` sides: their strings, the units, and per side position the
@@ -264,8 +222,13 @@ class SearchDoc:
             strings: list[str] = []
             units: list[Unit] = []
             columns: list[list[str]] = [[] for _ in range(k)]
+            t = self.norm.text
+            seen_chains: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
             for ch in self.chains:
-                texts = [self.side_text(s) for s in ch.sides]
+                texts = tuple([t[a:b] for a, b in ch.sides])
+                if (texts, ch.ops) in seen_chains:
+                    continue  # an identical chain earlier gave the same strings: all seen
+                seen_chains.add((texts, ch.ops))
                 for idx, ops in _windows(ch, k):
                     parts = [texts[idx[0]]]
                     for o, j in zip(ops, idx[1:], strict=False):
@@ -302,9 +265,15 @@ class FormInfo:
 
 
 @lru_cache(maxsize=8192)
+def form_norm(form: str) -> str:
+    """A key-step form normalised (lowercase, stripped): :attr:`FormInfo.norm` without the rest."""
+    return normalize_text(form, lower=True).strip()
+
+
+@lru_cache(maxsize=8192)
 def analyse_form(form: str) -> FormInfo:
     """Classify and pre-parse a key-step form (cached: gold key steps repeat once per rollout)."""
-    norm = normalize_text(form, lower=True).strip()
+    norm = form_norm(form)
     nums = tuple(NUM_TOKEN_RE.findall(norm))
     opch = "".join(OP_CHARS_RE.findall(norm))
     chains = math_chains(norm)

@@ -230,9 +230,9 @@ def call_first(hook_name: str, *, failures: list[Failure] | None = None, **kwarg
     """
     hook = getattr(get_plugin_manager().hook, hook_name)
     for impl in reversed(hook.get_hookimpls()):
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if _tracing else 0.0
         try:
-            result = impl.function(*[kwargs[a] for a in impl.argnames])
+            result = impl.function(*map(kwargs.__getitem__, impl.argnames))
         except Exception as e:
             msg = f"{impl.plugin_name}: {type(e).__name__}: {e}"[:500]
             if failures is not None:

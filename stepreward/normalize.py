@@ -32,141 +32,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 
-from .types import Span
+from .textedits import (
+    Layer,
+    Normalized,
+    NormalizedJoin,
+    Pieces,
+    Repl,
+    apply_edits,
+    apply_matches,
+    concat,
+    sub,
+)
 
-# A replacement is a literal string, or a tuple of literal strings and group numbers (the group's
-# text), or None for "leave this match as it is".
-_Pieces = tuple[str | int, ...]
-_Repl = Callable[[re.Match[str]], "str | _Pieces | None"]
-
-
-@dataclass(frozen=True)
-class _Layer:
-    """One rewriting pass: edit ``i`` replaced input ``[in_a[i], in_b[i])`` by output
-    ``[out_a[i], out_b[i])``; text between edits was copied unchanged."""
-
-    out_a: list[int]
-    out_b: list[int]
-    in_a: list[int]
-    in_b: list[int]
-
-    def start(self, p: int) -> int:
-        """Input position where output character (or insertion point) ``p`` starts."""
-        i = bisect_right(self.out_a, p) - 1
-        if i < 0:
-            return p
-        if p < self.out_b[i]:
-            return self.in_a[i]
-        return p + self.in_b[i] - self.out_b[i]
-
-    def end(self, p: int) -> int:
-        """Input position where output character ``p`` ends (exclusive)."""
-        i = bisect_right(self.out_a, p) - 1
-        if i < 0:
-            return p + 1
-        if p < self.out_b[i]:
-            return self.in_b[i]
-        return p + 1 + self.in_b[i] - self.out_b[i]
-
-
-@dataclass(frozen=True, eq=False)
-class Normalized:
-    """A normalised text that can map its spans back to the original text.
-
-    Offsets are computed on demand from the (few) edits each pass made, so normalising costs
-    about as much as the regex passes themselves.
-    """
-
-    text: str
-    source_len: int
-    offset: int = 0
-    layers: tuple[_Layer, ...] = ()
-
-    def char_start(self, p: int) -> int:
-        """Original offset where normalised character (or insertion point) ``p`` starts."""
-        for layer in reversed(self.layers):
-            p = layer.start(p)
-        return p + self.offset
-
-    def char_end(self, p: int) -> int:
-        """Original offset where normalised character ``p`` ends (exclusive)."""
-        for layer in reversed(self.layers):
-            p = layer.end(p) - 1
-        return p + 1 + self.offset
-
-    def span(self, start: int, end: int) -> Span:
-        """Map the normalised span ``[start, end)`` to a span of the original text."""
-        n = len(self.text)
-        start = max(0, min(start, n))
-        end = max(start, min(end, n))
-        if start == end:
-            pos = self.char_start(start)
-            return (pos, pos)
-        return (self.char_start(start), self.char_end(end - 1))
-
-
-@dataclass(frozen=True, eq=False)
-class NormalizedJoin:
-    """Several :class:`Normalized` pieces of one original text joined by a separator."""
-
-    text: str
-    parts: tuple[Normalized, ...]
-    part_starts: tuple[int, ...]  # index in ``text`` where each part begins
-    source_len: int
-
-    def _locate(self, p: int) -> tuple[Normalized, int]:
-        i = max(0, bisect_right(self.part_starts, p) - 1)
-        return self.parts[i], p - self.part_starts[i]
-
-    def span(self, start: int, end: int) -> Span:
-        """Map the joined span ``[start, end)`` to a span of the original text."""
-        n = len(self.text)
-        start = max(0, min(start, n))
-        end = max(start, min(end, n))
-        part, ls = self._locate(start)
-        s = part.char_start(min(ls, len(part.text)))
-        if start == end:
-            return (s, s)
-        part, le = self._locate(end - 1)
-        e = part.char_end(le) if le < len(part.text) else part.char_start(len(part.text))
-        return (s, max(s, e))
-
-
-def _sub(pat: re.Pattern[str], repl: _Repl, text: str, layers: list[_Layer]) -> str:
-    """``re.sub`` that records its edits as a new layer in ``layers``."""
-    out: list[str] = []
-    oa: list[int] = []
-    ob: list[int] = []
-    ia: list[int] = []
-    ib: list[int] = []
-    pos = opos = 0
-    for m in pat.finditer(text):
-        r = repl(m)
-        if r is None:
-            continue
-        if not isinstance(r, str):
-            r = "".join(p if isinstance(p, str) else m.group(p) for p in r)
-        a, b = m.span()
-        out.append(text[pos:a])
-        opos += a - pos
-        oa.append(opos)
-        out.append(r)
-        opos += len(r)
-        ob.append(opos)
-        ia.append(a)
-        ib.append(b)
-        pos = b
-    if not ia:
-        return text
-    out.append(text[pos:])
-    layers.append(_Layer(oa, ob, ia, ib))
-    return "".join(out)
-
+__all__ = ["Normalized", "NormalizedJoin", "concat", "normalize", "normalize_text"]
 
 # --- 1. unicode ----------------------------------------------------------------------------------
 
@@ -201,6 +81,30 @@ def _uni_repl(m: re.Match[str]) -> str:
     return _uni_char(s)
 
 
+_NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
+_SUPERSCRIPT_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]")
+
+
+def _uni_pass(text: str, layers: list[Layer]) -> str:
+    """``sub(_UNI_RE, _uni_repl, ...)`` without the edits that change nothing.
+
+    A character that NFKC and the map leave alone (``π``, ``é``) would be an edit of one
+    character into itself, which maps offsets exactly as no edit does; skipping those lets runs
+    of non-ASCII text be handled a run at a time instead of a regex match per character.
+    """
+    edits: list[tuple[int, int, str]] = []
+    for run in _NON_ASCII_RUN_RE.finditer(text):
+        a, s = run.start(), run.group()
+        if _SUPERSCRIPT_RE.search(s) is None:
+            edits += [(a + k, a + k + 1, r) for k, c in enumerate(s) if (r := _uni_char(c)) != c]
+            continue
+        for m in _UNI_RE.finditer(s):
+            r = _uni_repl(m)
+            if r != m.group():
+                edits.append((a + m.start(), a + m.end(), r))
+    return apply_edits(text, edits, layers)
+
+
 # --- 2. LaTeX tokens -----------------------------------------------------------------------------
 
 _NW = r"(?![a-zA-Z])"  # end of a LaTeX control word
@@ -212,19 +116,20 @@ _TOKENS: dict[str, str] = {
     "quad": " ", "qquad": " ", "displaystyle": "", "textstyle": "",
 }
 _UNWRAP = r"text|textrm|textbf|textit|textnormal|mathrm|mathbf|mathit|mathsf|operatorname|boldsymbol|mbox|rm|bf"
+# Every alternative starts with a literal character (backslash, ^, $ or {), so the regex engine scans for
+# those quickly instead of trying the whole pattern at every position.
 _LATEX_RE = re.compile(
-    r"(?=[\\^${])"  # every alternative starts with one of these: lets the scan skip fast
-    r"(?:\\(?P<word>" + "|".join(sorted(_TOKENS, key=len, reverse=True)) + ")" + _NW
+    r"\\(?P<word>" + "|".join(sorted(_TOKENS, key=len, reverse=True)) + ")" + _NW
     + r"|\\(?:left|right|[bB]igg?[lr]?)" + _NW + r"\s*(?P<delim>\\[{}]|\\[lr]?[vV]ert|\\langle|\\rangle|[()\[\]|.])"
     + r"|\^\s*(?:\{\s*\\circ\s*\}|\\circ" + _NW + ")"
     + r"|\\(?:" + _UNWRAP + ")" + _NW + r"\s*\{(?P<inner>[^{}]*)\}"
-    + r"|(?P<space>\\[,;:! ])"
-    + r"|\\%|\\?\$|\{,\}|\\[()\[\]])"
+    + r"|\\(?P<space>[,;:! ])"
+    + r"|\\%|\\\$|\$|\{,\}|\\[()\[\]]"
 )
 _DELIMS = {".": "", "\\{": "{", "\\}": "}", "\\langle": "(", "\\rangle": ")"}
 
 
-def _latex_repl(m: re.Match[str]) -> str | _Pieces:
+def _latex_repl(m: re.Match[str]) -> str | Pieces:
     word = m.group("word")
     if word is not None:
         return _TOKENS[word]
@@ -234,7 +139,7 @@ def _latex_repl(m: re.Match[str]) -> str | _Pieces:
     if m.group("inner") is not None:
         return (m.re.groupindex["inner"],)
     if m.group("space") is not None:
-        return "" if m.group("space") == "\\!" else " "
+        return "" if m.group("space") == "!" else " "
     s = m.group()
     if s == "\\%":
         return "%"
@@ -256,26 +161,26 @@ _UNSAFE_AFTER = frozenset("^%\u00b0!")
 _CMD_END = re.compile(r"\\[a-zA-Z]+$")
 
 
-def _frac_pass(text: str, layers: list[_Layer]) -> str:
+def _frac_pass(text: str, layers: list[Layer]) -> str:
     for _ in range(4):  # innermost first; each round removes one nesting level
 
-        def repl(m: re.Match[str], text: str = text) -> _Pieces:
+        def repl(m: re.Match[str], text: str = text) -> Pieces:
             idx = m.re.groupindex
             ga = idx["a"] if m.group("a") is not None else idx["a1"]
             gb = idx["b"] if m.group("b") is not None else idx["b1"]
-            num: _Pieces = (m.group(ga).strip(),) if _FRAC_ATOM.fullmatch(m.group(ga)) else ("(", ga, ")")
-            den: _Pieces = (m.group(gb).strip(),) if _FRAC_ATOM.fullmatch(m.group(gb)) else ("(", gb, ")")
+            num: Pieces = (m.group(ga).strip(),) if _FRAC_ATOM.fullmatch(m.group(ga)) else ("(", ga, ")")
+            den: Pieces = (m.group(gb).strip(),) if _FRAC_ATOM.fullmatch(m.group(gb)) else ("(", gb, ")")
             head = text[max(0, m.start() - 16) : m.start()].rstrip()
             before = head[-1:]
             after = text[m.end() : m.end() + 8].lstrip()[:1]
             # a lone letter before is a variable (implicit product); a word before is prose
             letter = before.isalpha() and (not head[-2:-1].isalpha() or _CMD_END.search(head) is not None)
-            core: _Pieces = (*num, "/", *den)
+            core: Pieces = (*num, "/", *den)
             if letter or (before and before in _UNSAFE_BEFORE) or (after and after in _UNSAFE_AFTER):
                 return ("(", *core, ")")
             return core
 
-        new = _sub(_FRAC_RE, repl, text, layers)
+        new = sub(_FRAC_RE, repl, text, layers)
         if new is text:
             break
         text = new
@@ -285,12 +190,24 @@ def _frac_pass(text: str, layers: list[_Layer]) -> str:
 # --- 4. thousands, 5. whitespace -----------------------------------------------------------------
 
 _THOUSANDS_RE = re.compile(r"(?=\d)(?<![\d.,])\d{1,3}(?:,\d{3})+(?!\d|,\d)")
+_THOUSANDS_HINT = re.compile(r",(?<=\d,)\d{3}")  # in every match of _THOUSANDS_RE; scans fast
 # only whitespace that changes: newline runs, longer runs, tabs etc., spaces beside a non-alnum
 _WS = "[ \t\n\r\f\v]"
 _WS_RE = re.compile(f"{_WS}(?:{_WS}+|(?<![^\\W_]{_WS})|(?![^\\W_])|(?<=[^ ]))")
+# The same matches when the only whitespace is " " and "\n", less the lone newlines (which
+# _ws_pass leaves as they are), from three patterns that start with a literal character: the
+# regex engine scans for a literal several times faster than for a character class.
+_LONE_SPACE_RE = re.compile(r" (?![ \n])(?<![ \n] )(?:(?<![^\W_] )|(?![^\W_]))")
+_SPACE_RUN_RE = re.compile(r" (?<![ \n] )[ \n]+")
+_NEWLINE_RUN_RE = re.compile(r"\n(?<![ \n]\n)[ \n]+")
+# ...and, in ASCII text without runs (a space's neighbours are not whitespace), exactly the lone
+# spaces _ws_pass deletes: beside a non-alphanumeric, but not between a "." or "," and a digit
+# ("end. 6" must not read ".6")
+_LONE_SPACE_CUT_RE = re.compile(r" (?:(?![A-Za-z0-9])|(?<![A-Za-z0-9] ))(?!(?<=[.,] )[0-9])(?!(?<=[0-9] )[.,])")
 
 
-def _ws_pass(text: str, layers: list[_Layer]) -> str:
+def _ws_repl(text: str) -> Repl:
+    """The whitespace rule for one match of :data:`_WS_RE` in ``text``."""
     n_text = len(text)
 
     def repl(m: re.Match[str]) -> str | None:
@@ -305,7 +222,31 @@ def _ws_pass(text: str, layers: list[_Layer]) -> str:
             return None if g == " " else " "  # keep words apart, and "end. 6" from becoming ".6"
         return ""
 
-    return _sub(_WS_RE, repl, text, layers)
+    return repl
+
+
+def _ws_pass_generic(text: str, layers: list[Layer]) -> str:
+    """Step 5 for any text (the reference for :func:`_ws_pass`'s faster paths)."""
+    return sub(_WS_RE, _ws_repl(text), text, layers)
+
+
+def _ws_pass(text: str, layers: list[Layer]) -> str:
+    if "\t" in text or "\r" in text or "\f" in text or "\v" in text:
+        return _ws_pass_generic(text, layers)
+    has_runs = "  " in text or "\n\n" in text or " \n" in text or "\n " in text
+    runs = [*_SPACE_RUN_RE.finditer(text), *_NEWLINE_RUN_RE.finditer(text)] if has_runs else []
+    if runs or not text.isascii():
+        matches = sorted([*_LONE_SPACE_RE.finditer(text), *runs], key=lambda m: m.start())
+        return apply_matches(matches, _ws_repl(text), text, layers)
+    # the common case: ASCII, single spaces and newlines only. Every edit deletes one space, and
+    # the regex decides which (ASCII: str.isdigit() is \d), so no Python runs per match.
+    cut = [m.start() for m in _LONE_SPACE_CUT_RE.finditer(text)]
+    if not cut:
+        return text
+    after = [a + 1 for a in cut]
+    out = [a - k for k, a in enumerate(cut)]
+    layers.append(Layer(out, out, cut, after))
+    return "".join([text[a:b] for a, b in zip([0, *after], [*cut, len(text)], strict=True)])
 
 
 def _lower(text: str) -> str:
@@ -321,17 +262,17 @@ def normalize(text: str, *, lower: bool = False, offset: int = 0, source_len: in
     For a slice ``whole[offset:offset + len(text)]`` pass ``offset`` (and ``len(whole)`` as
     ``source_len``) so that spans index ``whole``.
     """
-    layers: list[_Layer] = []
+    layers: list[Layer] = []
     total = offset + len(text) if source_len is None else source_len
     t = text
     if not t.isascii():
-        t = _sub(_UNI_RE, _uni_repl, t, layers)
+        t = _uni_pass(t, layers)
     if "\\" in t or "$" in t or "{," in t:
-        t = _sub(_LATEX_RE, _latex_repl, t, layers)
+        t = sub(_LATEX_RE, _latex_repl, t, layers)
         if "\\frac" in t:
             t = _frac_pass(t, layers)
-    if "," in t:
-        t = _sub(_THOUSANDS_RE, lambda m: m.group().replace(",", ""), t, layers)
+    if "," in t and _THOUSANDS_HINT.search(t):
+        t = sub(_THOUSANDS_RE, lambda m: m.group().replace(",", ""), t, layers)
     t = _ws_pass(t, layers)
     if lower:
         t = _lower(t)  # length-preserving: no layer
@@ -342,16 +283,3 @@ def normalize(text: str, *, lower: bool = False, offset: int = 0, source_len: in
 def normalize_text(text: str, *, lower: bool = False) -> str:
     """Just the normalised string (cached; for short, repeated inputs such as key-step forms)."""
     return normalize(text, lower=lower).text
-
-
-def concat(parts: list[Normalized], sep: str = "\n") -> Normalized | NormalizedJoin:
-    """Join normalised pieces of one original text (a separator maps to the end of the piece before)."""
-    if len(parts) == 1:
-        return parts[0]
-    starts: list[int] = []
-    pos = 0
-    for p in parts:
-        starts.append(pos)
-        pos += len(p.text) + len(sep)
-    source_len = parts[0].source_len if parts else 0
-    return NormalizedJoin(sep.join(p.text for p in parts), tuple(parts), tuple(starts), source_len)

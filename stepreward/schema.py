@@ -12,7 +12,11 @@ restrict the search to step sections) and the answer extractor (to find the answ
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -121,8 +125,40 @@ STEP_LIST = FormatSchema(
 BUILTIN_SCHEMAS: dict[str, FormatSchema] = {s.name: s for s in (MULBERRY, THINK_ANSWER, STEP_LIST)}
 
 
+_registered_schemas: Callable[[], dict[str, FormatSchema]] | None = None
+
+
+def resolve_schema(config: Any) -> FormatSchema:
+    """``config.schema_obj``: the config's schema, a name looked up among the registered schemas.
+
+    The same lookup without the property's per-call import (it runs several times per score).
+    """
+    fs = config.format_schema
+    if isinstance(fs, FormatSchema):
+        return fs
+    global _registered_schemas
+    if _registered_schemas is None:
+        from .manager import registered_schemas
+
+        _registered_schemas = registered_schemas
+    return _registered_schemas()[fs]
+
+
+# lookarounds, anchors, word boundaries: what lets a regex see past the text it matches
+_LOOKS_OUT = re.compile(r"\(\?<?[=!]|\\[bBAZ]|[$^]")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    headers: re.Pattern[str]  # all headers, one named group ``s<i>`` per section
+    closes: tuple[re.Pattern[str] | None, ...]
+    singles: tuple[re.Pattern[str] | None, ...]  # own header of a numbered section, to read 'n'
+    by_group: dict[int, int]  # group index of ``s<i>`` -> section index ``i``
+    after_newline: re.Pattern[str] | None  # "\n" + headers, when every header starts a line
+
+
 @lru_cache(maxsize=64)
-def _compiled(schema: FormatSchema) -> tuple[re.Pattern[str], tuple[re.Pattern[str] | None, ...]]:
+def _compile(schema: FormatSchema) -> _Compiled:
     # plain headers must start a line; tagged sections (with a close tag) may start anywhere
     parts = [
         f"(?:{'' if spec.close else '^'}(?P<s{i}>{spec.header}))" for i, spec in enumerate(schema.sections)
@@ -131,7 +167,80 @@ def _compiled(schema: FormatSchema) -> tuple[re.Pattern[str], tuple[re.Pattern[s
     closes = tuple(
         re.compile(spec.close, re.IGNORECASE) if spec.close else None for spec in schema.sections
     )
-    return headers, closes
+    # A header regex that cannot look past its own match (no lookaround, anchor or boundary)
+    # matches its own text exactly as it did inside the text: read 'n' from the match itself.
+    singles = tuple(
+        re.compile(spec.header, re.IGNORECASE) if spec.numbered and _LOOKS_OUT.search(spec.header) else None
+        for spec in schema.sections
+    )
+    by_group = {headers.groupindex[f"s{i}"]: i for i in range(len(schema.sections))}
+    after_newline = None
+    if all(spec.close is None for spec in schema.sections):
+        alts = "|".join(f"(?P<s{i}>{spec.header})" for i, spec in enumerate(schema.sections))
+        after_newline = re.compile(f"\\n(?:{alts})", re.IGNORECASE | re.MULTILINE)
+    return _Compiled(headers, closes, singles, by_group, after_newline)
+
+
+def _header_matches(comp: _Compiled, text: str) -> list[tuple[int, int, re.Match[str]]]:
+    """``(start, end, match)`` of every header, as ``comp.headers.finditer(text)`` finds them.
+
+    When every header must start a line, a second pattern led by a literal ``\n`` finds the
+    headers that start the following lines: the regex engine scans for a literal fast but has no
+    fast scan for ``^`` (several times faster on long texts). The match object is the one of
+    whichever pattern found the header (its groups are numbered alike). An empty header match
+    (odd custom regex) falls back to ``finditer``'s semantics.
+    """
+    if comp.after_newline is None:
+        return [(m.start(), m.end(), m) for m in comp.headers.finditer(text)]
+    out: list[tuple[int, int, re.Match[str]]] = []
+    match, search = comp.headers.match, comp.after_newline.search
+    pos, line_start = 0, True
+    while True:
+        if line_start:  # a header may start right here
+            m = match(text, pos)
+            if m is not None:
+                if m.end() == pos:
+                    return [(m.start(), m.end(), m) for m in comp.headers.finditer(text)]
+                out.append((pos, m.end(), m))
+                pos = m.end()
+                line_start = text[pos - 1] == "\n"
+                continue
+        m = search(text, pos)  # the next line start (after pos) where a header starts
+        if m is None:
+            return out
+        start = m.start() + 1
+        if m.end() == start:
+            return [(m.start(), m.end(), m) for m in comp.headers.finditer(text)]
+        out.append((start, m.end(), m))
+        pos = m.end()
+        line_start = text[pos - 1] == "\n"
+
+
+# Identity-keyed front of ``_compile`` (hashing a pydantic model on every call costs more than
+# the lookup it guards); the entry holds the schema, so its id cannot be reused while cached.
+_compiled_by_id: dict[int, tuple[FormatSchema, _Compiled]] = {}
+_cache_lock = threading.Lock()
+
+
+def _compiled(schema: FormatSchema) -> _Compiled:
+    hit = _compiled_by_id.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    comp = _compile(schema)
+    with _cache_lock:
+        if len(_compiled_by_id) >= 64:
+            _compiled_by_id.clear()
+        _compiled_by_id[id(schema)] = (schema, comp)
+    return comp
+
+
+# --- split cache ---------------------------------------------------------------------------------
+# One completion is split by the answer extractor, the key-step matcher and the structure
+# validator: the last few results are kept, keyed by (schema identity, text). Bounded (FIFO) and
+# lock-protected for writers; enough entries that concurrent scoring threads keep theirs.
+
+SPLIT_CACHE_SIZE = 32
+_split_cache: dict[tuple[int, str], tuple[FormatSchema, tuple[SectionHit, ...]]] = {}
 
 
 def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
@@ -139,21 +248,41 @@ def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
 
     The body of a section runs from the end of its header to the start of the next header, or to
     its closing tag when the section has one (the tag itself is excluded). Bodies are raw spans of
-    ``text``; strip them yourself.
+    ``text``; strip them yourself. The last few results are cached (a completion is split by
+    several hooks).
     """
-    headers, closes = _compiled(schema)
+    key = (id(schema), text)
+    hit = _split_cache.get(key)
+    if hit is not None and hit[0] is schema:
+        return list(hit[1])
+    hits = tuple(_split(text, schema))
+    with _cache_lock:
+        while len(_split_cache) >= SPLIT_CACHE_SIZE:
+            _split_cache.pop(next(iter(_split_cache)))
+        _split_cache[key] = (schema, hits)
+    return list(hits)
+
+
+def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
+    comp = _compiled(schema)
+    closes, singles, by_group = comp.closes, comp.singles, comp.by_group
+    sections = schema.sections
     found: list[tuple[int, int, int, int | None]] = []  # (header start, header end, spec idx, n)
-    for m in headers.finditer(text):
-        idx = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("s"))
-        spec = schema.sections[idx]
+    for hs, he, m in _header_matches(comp, text):
+        idx = by_group.get(m.lastindex)  # type: ignore[arg-type]
+        if idx is None:  # not reached for well-formed schemas; the general way
+            idx = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("s"))
         n = None
-        if spec.numbered:
-            # the named group 'n' of this alternative: re-match the single header to read it
-            single = re.match(spec.header, text[m.start() : m.end()], re.IGNORECASE)
-            digits = single.group("n") if single else None
+        if sections[idx].numbered:
+            single = singles[idx]
+            if single is None:
+                digits = m.group("n")
+            else:  # re-match the single header to read its group 'n'
+                sm = single.match(text[hs:he])
+                digits = sm.group("n") if sm else None
             # more than 18 digits is no step number (and int() refuses > 4300 digits)
             n = int(digits) if digits and len(digits) <= 18 else None
-        found.append((m.start(), m.end(), idx, n))
+        found.append((hs, he, idx, n))
     hits: list[SectionHit] = []
     for j, (hs, he, idx, n) in enumerate(found):
         end = found[j + 1][0] if j + 1 < len(found) else len(text)
@@ -163,7 +292,7 @@ def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
             end = c.start() if c is not None else end
         hits.append(
             SectionHit(
-                name=schema.sections[idx].name,
+                name=sections[idx].name,
                 header_span=(hs, he),
                 body_span=(he, max(he, end)),
                 step_number=n,

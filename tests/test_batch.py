@@ -197,3 +197,76 @@ def test_a_worker_that_dies_costs_only_its_record(clean_plugins, records):
     serial = _serial(records)
     assert all(out.results[i] == serial[i] for i in others)
     assert all(out.results[i].total == 0.0 for i in died)
+
+
+# --- parent-side cost: chunking and decoding ----------------------------------------------------
+
+
+def test_chunks_shrink_as_the_queue_drains():
+    from stepreward._batchpool import MAX_CHUNK, chunk_size
+
+    assert chunk_size(2000, 2) == MAX_CHUNK == 64
+    assert [chunk_size(n, 2) for n in (100, 40, 8, 7, 1)] == [12, 5, 1, 1, 1]
+    assert chunk_size(1000, 8) == 31
+
+
+def test_a_long_batch_in_shrinking_chunks_keeps_input_order(records):
+    many = [{**r, "id": f"{r['id']}-{k}"} for k in range(8) for r in records]
+    out = score_batch(many, workers=2)
+    assert out.results == _serial(many)
+    assert out.ids == [r["id"] for r in many]
+
+
+class _GcProbe:
+    def __reduce__(self):
+        import gc
+
+        return gc.isenabled, ()  # called while the reply is unpickled
+
+
+def test_results_are_decoded_with_the_gc_paused_and_its_state_restored():
+    import gc
+    import pickle
+
+    from stepreward._batchpool import _decode
+
+    raw = pickle.dumps([_GcProbe()])
+    assert gc.isenabled()
+    assert _decode(raw) == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert _decode(raw) == [False]
+        assert not gc.isenabled()  # a caller's disabled GC stays disabled
+    finally:
+        gc.enable()
+
+
+def test_gc_state_after_a_pooled_batch(records):
+    import gc
+
+    score_batch(records, workers=2)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert score_batch(records[:6], workers=2).results == _serial(records[:6])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_entry_points_are_scanned_once_per_plugin_manager(monkeypatch):
+    from importlib.metadata import entry_points
+
+    from stepreward import batch, manager
+
+    calls = []
+    monkeypatch.setattr(batch, "entry_points", lambda group: calls.append(group) or entry_points(group=group))
+    monkeypatch.setattr(batch, "_standard", None)
+    first = batch._plugin_sync()
+    assert batch._plugin_sync() == first and calls == ["stepreward"]
+    manager.reset()  # a new manager reloads entry points, and so do we
+    try:
+        assert batch._plugin_sync() == first and len(calls) == 2
+    finally:
+        manager.reset()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BRACE_TOKENS = re.compile(r"\\.|[{}]", re.S)  # an escape (backslash + any character) or a brace
 _OPEN, _CLOSE = "([{", ")]}"
 
 
@@ -21,17 +23,12 @@ def match_braces(text: str) -> dict[int, int]:
     """
     out: dict[int, int] = {}
     stack: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
+    for m in _BRACE_TOKENS.finditer(text):  # only braces and escapes matter: jump between them
+        c = m.group()
         if c == "{":
-            stack.append(i)
+            stack.append(m.start())
         elif c == "}" and stack:
-            out[stack.pop()] = i
-        i += 1
+            out[stack.pop()] = m.start()
     return out
 
 
@@ -88,26 +85,37 @@ def _tokens(s: str) -> list[tuple[int, str]]:
     return out
 
 
+@lru_cache(maxsize=64)
+def _split_points(sep: str) -> re.Pattern[str]:
+    """The characters where :func:`split_top` can do anything: escapes, brackets, ``sep``'s first."""
+    return re.compile("[" + re.escape("\\()[]{}" + sep[:1]) + "]")
+
+
 def split_top(s: str, sep: str) -> list[str]:
     """Split ``s`` on ``sep`` where no bracket is open (brackets of any kind nest together)."""
-    depth, parts, last, i = 0, [], 0, 0
-    while i < len(s):
+    depth, parts, last, n = 0, [], 0, len(s)
+    points = _split_points(sep)
+    m = points.search(s)
+    while m is not None:  # every other character just moves on: jump between these
+        i = m.start()
         c = s[i]
         if c == "\\" and not s.startswith(sep, i):
-            if i + 1 < len(s) and s[i + 1] in "{}":
+            if i + 1 < n and s[i + 1] in "{}":
                 depth += 1 if s[i + 1] == "{" else -1
             i += 2
-            continue
-        if c in _OPEN:
+        elif c in _OPEN:
             depth += 1
+            i += 1
         elif c in _CLOSE:
             depth -= 1
+            i += 1
         elif depth == 0 and s.startswith(sep, i):
             parts.append(s[last:i])
             i += len(sep)
             last = i
-            continue
-        i += 1
+        else:
+            i += 1
+        m = points.search(s, i)
     parts.append(s[last:])
     return [p.strip() for p in parts]
 

@@ -22,6 +22,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from ..normalize import normalize_text
 
@@ -36,6 +37,8 @@ _PREFIX = re.compile(
     re.I,
 )
 _SPACES = re.compile(r"\s+")
+_BOXED = re.compile(r"^\\(?:boxed|fbox)\s*\{(.*)\}$", re.S)
+_PREFIX_FIRST = frozenset("sthfcoa")  # first letters of every _PREFIX match (it needs "answer", ...)
 
 # --- multiple choice --------------------------------------------------------------------------
 _CHOICE_FORMS = (
@@ -87,14 +90,17 @@ def _unwrap_once(s: str) -> str:
     for a, b in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"), ("**", "**"), ('"', '"')):
         if len(s) > len(a) + len(b) - 1 and s.startswith(a) and s.endswith(b):
             return s[len(a) : len(s) - len(b)].strip()
-    m = _WRAPPERS.match(s)
-    if m and _balanced(m.group(1)):
-        return m.group(1).strip()
-    m = re.match(r"^\\(?:boxed|fbox)\s*\{(.*)\}$", s, re.S)
-    if m and _balanced(m.group(1)):
-        return m.group(1).strip()
+    if s.startswith("\\"):  # both wrapper patterns start with a backslash
+        m = _WRAPPERS.match(s)
+        if m and _balanced(m.group(1)):
+            return m.group(1).strip()
+        m = _BOXED.match(s)
+        if m and _balanced(m.group(1)):
+            return m.group(1).strip()
     if s.endswith((".", "。")) and not s.endswith(".."):
         return s[:-1].rstrip()
+    if s[:1].isascii() and s[:1].lower() not in _PREFIX_FIRST:
+        return s  # (non-ASCII first letters may case-fold onto one, "ſo": the regex decides)
     m = _PREFIX.match(s)
     if m and m.end() < len(s):
         return s[m.end() :]
@@ -225,7 +231,22 @@ def classify(s: str) -> tuple[str, str, str | None, str | None]:
     ``text`` is the cleaned answer (for ``yesno`` the normalised ``"yes"``/``"no"``); ``choice`` and
     ``content`` are set for multiple choice only. Kinds are decided cheaply, without parsing:
     ``expression`` means "looks mathematical"; whether it parses is decided at comparison time.
+    Results for short strings are cached (the completions of a group mostly give the same answers).
     """
+    if isinstance(s, str) and len(s) <= _CLASSIFY_CACHED_CHARS:
+        return _classify_cached(s)
+    return _classify(s)
+
+
+_CLASSIFY_CACHED_CHARS = 256
+
+
+@lru_cache(maxsize=8192)
+def _classify_cached(s: str) -> tuple[str, str, str | None, str | None]:
+    return _classify(s)
+
+
+def _classify(s: str) -> tuple[str, str, str | None, str | None]:
     text = clean_answer(s)
     if not text:
         return "none", "", None, None

@@ -33,7 +33,7 @@ from ..answers.latex import find_boxes
 from ..answers.literals import classify
 from ..config import RewardConfig
 from ..hookspecs import hookimpl
-from ..schema import BUILTIN_SCHEMAS, MULBERRY, FormatSchema, split_sections
+from ..schema import BUILTIN_SCHEMAS, MULBERRY, FormatSchema, resolve_schema, split_sections
 from ..types import Answer
 
 FLAVOR = "stepreward"
@@ -49,7 +49,9 @@ _ANCHOR = re.compile(
 _ANSWER_TAGS = re.compile(r"</?answer>", re.I)
 _ANSWER_OPEN = re.compile(r"<answer>", re.I)
 # markdown bold: not inside a word (``x**2 + y**2`` is Python power, not bold)
-_BOLD = re.compile(rf"(?<![\w*])\*\*(?=\S)([^*\n]{{1,{BOLD_MAX_CHARS}}}?)(?<=\S)\*\*(?![\w*])")
+# (the opening "**" comes first and its "not inside a word" test after it: a literal start lets the
+# regex engine skip through the text fast)
+_BOLD = re.compile(rf"\*\*(?<![\w*]\*\*)(?=\S)([^*\n]{{1,{BOLD_MAX_CHARS}}}?)(?<=\S)\*\*(?![\w*])")
 _HEADER_LINE = re.compile(r"^\s*#")
 _SENTENCE_END = re.compile(r"\.\s+(?=\S)|\s+(?:because|since|as)\s+", re.I)
 _LONE_CHOICE = re.compile(r"^\W*(?:\(?[A-Ja-j]\)?|option\s+[A-Ja-j])$", re.I)
@@ -57,7 +59,7 @@ _LONE_CHOICE = re.compile(r"^\W*(?:\(?[A-Ja-j]\)?|option\s+[A-Ja-j])$", re.I)
 
 def _schema(config: RewardConfig) -> FormatSchema:
     try:
-        return config.schema_obj
+        return resolve_schema(config)
     except Exception:  # plugin registry unavailable: fall back to the built-in schemas
         fs = config.format_schema
         return fs if isinstance(fs, FormatSchema) else BUILTIN_SCHEMAS.get(fs, MULBERRY)
@@ -168,6 +170,8 @@ def _cut_sentence(text: str, start: int, end: int) -> int:
 def from_anchor(text: str) -> Answer | None:
     """Source 4: the text after the last "answer is" / "final answer:" / "Answer:" anchor."""
     last = None
+    if text.isascii() and "answer" not in text.lower():
+        return None  # every anchor holds the word (in non-ASCII text re.I also folds e.g. "ſ" to "s")
     for last in _ANCHOR.finditer(text):  # noqa: B007
         pass
     if last is None:
@@ -218,9 +222,12 @@ def extract_strong(text: str, config: RewardConfig) -> Answer | None:
     """Sources 1-5 in order; ``None`` when none of them finds anything."""
     if not isinstance(text, str) or not text:
         return None
-    text = text[: config.max_completion_chars]
+    return _strong(text[: config.max_completion_chars], _schema(config))
+
+
+def _strong(text: str, schema: FormatSchema) -> Answer | None:
     for source in (
-        lambda: from_answer_section(text, _schema(config)),
+        lambda: from_answer_section(text, schema),
         lambda: from_boxed(text),
         lambda: from_answer_tag(text),
         lambda: from_anchor(text),
@@ -235,9 +242,16 @@ def extract_strong(text: str, config: RewardConfig) -> Answer | None:
 def extract(text: str, config: RewardConfig) -> Answer | None:
     """The full built-in chain (sources 1-5, then the bare-answer fallback). Never raises."""
     try:
-        ans = extract_strong(text, config)
+        return _extract(text, _schema(config), config.max_completion_chars)
+    except Exception:  # defensive: a reward must never take training down
+        return None
+
+
+def _extract(text: str, schema: FormatSchema, max_chars: int) -> Answer | None:
+    try:
+        ans = _strong(text[:max_chars], schema) if isinstance(text, str) and text else None
         if ans is None and isinstance(text, str):
-            ans = from_bare(text[: config.max_completion_chars])
+            ans = from_bare(text[:max_chars])
         return ans
     except Exception:  # defensive: a reward must never take training down
         return None
@@ -258,8 +272,7 @@ def parse_gold(solution: str, config: RewardConfig) -> Answer:
 
 @lru_cache(maxsize=4096)
 def _parse_gold_cached(text: str, schema: FormatSchema, max_chars: int) -> Answer:
-    config = RewardConfig(format_schema=schema, max_completion_chars=max_chars)
-    ans = extract(text, config)
+    ans = _extract(text, schema, max_chars)
     if ans is not None and ans.found:
         return ans
     whole = _make(text, 0, len(text), "gold_raw")

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ..keystep_confirm import Found, phrase_search, symbolic_search
-from ..keystep_search import FormInfo, SearchDoc, analyse_form, find_bounded
+from ..keystep_search import FormInfo, SearchDoc, analyse_form, first_bounded, form_norm, occurrences
 from ..keysteps import parse_key_steps
-from ..schema import BUILTIN_SCHEMAS, FormatSchema, split_sections
+from ..schema import BUILTIN_SCHEMAS, FormatSchema, resolve_schema, split_sections
 from ..types import KeyStep, KeyStepMatch, KeyStepReport, Span
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 def _schema(config: RewardConfig) -> FormatSchema | None:
     try:
-        return config.schema_obj
+        return resolve_schema(config)
     except Exception:  # plugin manager unavailable: fall back to the built-in schemas
         fs = config.format_schema
         return fs if isinstance(fs, FormatSchema) else BUILTIN_SCHEMAS.get(str(fs))
@@ -69,33 +69,29 @@ def _scope(text: str, config: RewardConfig) -> tuple[str, list[Span]]:
     return "steps", spans
 
 
-def _exact(text: str, spans: list[Span], form: FormInfo) -> Span | None:
-    math = form.kind != "phrase"
-    for a, b in spans:
-        i = find_bounded(text, form.raw, math=math, start=a, end=b)
-        if i >= 0:
-            return (i, i + len(form.raw))
-    return None
+def _match_step(step: KeyStep, text: str, doc: SearchDoc, config: RewardConfig) -> KeyStepMatch:
+    """Stages cheapest first (module docstring). A form is classified (:func:`analyse_form`) only
+    when a stage needs its kind: most key steps are found as written or normalised."""
 
-
-def _match_step(step: KeyStep, text: str, spans: list[Span], doc: SearchDoc, config: RewardConfig) -> KeyStepMatch:
-    all_forms = [analyse_form(f) for f in step.forms]
-    forms = [f for f in all_forms if f.norm]  # a form like "$$" normalises to nothing
-
-    def hit(form: FormInfo, span: Span, method: str, score: float = 1.0) -> KeyStepMatch:
+    def hit(form: str, span: Span, method: str, score: float = 1.0) -> KeyStepMatch:
         return KeyStepMatch(
-            index=step.index, forms=step.forms, matched=True, form=form.raw, span=span,
+            index=step.index, forms=step.forms, matched=True, form=form, span=span,
             matched_text=text[span[0] : span[1]], method=method, score=score,
         )
 
-    for f in all_forms:
-        span = _exact(text, spans, f)
-        if span is not None:
-            return hit(f, span, "exact")
-    for f in forms:
-        i = find_bounded(doc.norm.text, f.norm, math=f.kind != "phrase")
-        if i >= 0:
-            return hit(f, doc.norm.span(i, i + len(f.norm)), "normalised")
+    for raw in step.forms:
+        if raw in text:  # (a substring test first: most forms are not in the text at all)
+            i = first_bounded(text, raw, doc.occurrences(raw), raw)
+            if i >= 0:
+                return hit(raw, (i, i + len(raw)), "exact")
+    for raw in step.forms:
+        norm = form_norm(raw)  # a form like "$$" normalises to nothing
+        t = doc.norm.text
+        if norm and norm in t:
+            i = first_bounded(t, norm, occurrences(t, norm), raw)
+            if i >= 0:
+                return hit(raw, doc.norm.span(i, i + len(norm)), "normalised")
+    forms = [analyse_form(raw) for raw in step.forms if form_norm(raw)]
     closest: tuple[FormInfo, Found] | None = None
     ks = config.keysteps
     for f in forms:
@@ -103,7 +99,7 @@ def _match_step(step: KeyStep, text: str, spans: list[Span], doc: SearchDoc, con
             continue
         found = symbolic_search(doc, f, ks.candidate_cutoff)
         if found is not None and found.ok:
-            return hit(f, doc.norm.span(found.start, found.end), "symbolic")
+            return hit(f.raw, doc.norm.span(found.start, found.end), "symbolic")
         if found is not None and (closest is None or found.score > closest[1].score):
             closest = (f, found)
     for f in forms:
@@ -111,14 +107,15 @@ def _match_step(step: KeyStep, text: str, spans: list[Span], doc: SearchDoc, con
             continue
         found = phrase_search(doc, f, ks.phrase_threshold)
         if found is not None and found.ok:
-            return hit(f, doc.norm.span(found.start, found.end), "fuzzy", found.score)
+            return hit(f.raw, doc.norm.span(found.start, found.end), "fuzzy", found.score)
         if found is not None and (closest is None or found.score > closest[1].score):
             closest = (f, found)
     return _miss(step, doc, closest, ks.candidate_cutoff)
 
 
 def _miss(step: KeyStep, doc: SearchDoc, closest: tuple[FormInfo, Found] | None, cutoff: float) -> KeyStepMatch:
-    if not doc.norm.text.strip():
+    t = doc.norm.text
+    if not t or t.isspace():  # (as "not t.strip()", without copying a long text)
         reason = "nothing to search"
     elif closest is None:
         reason = f"no candidate above cutoff {cutoff:g} for any form"
@@ -147,7 +144,7 @@ def match_key_steps(text: Any, key_steps: Any, config: RewardConfig) -> KeyStepR
     try:
         scope, spans = _scope(text, config)
         doc = SearchDoc(text, spans)  # normalised only if some step needs more than an exact match
-        matches = tuple(_match_step(s, text, spans, doc, config) for s in steps)
+        matches = tuple(_match_step(s, text, doc, config) for s in steps)
         return KeyStepReport(steps=matches, scope=scope, searched_spans=tuple(spans))
     except Exception as e:  # never take training down; the reason says what happened
         reason = f"matcher error: {type(e).__name__}: {str(e)[:200]}"

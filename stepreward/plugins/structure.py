@@ -32,6 +32,7 @@ from ..types import SectionHit, StructureReport
 FLAVOR = "stepreward"
 _MAX_LISTED = 20  # longest number list quoted in a reason
 _OPEN, _CLOSE = "([{", ")]}"
+_EXTENT_TOKENS = re.compile(r"\\[\s\S]|\$\$?|[()\[\]{}\n]")  # an escape, $$ or $, a bracket, a newline
 
 
 def _listed(numbers: list[int | None]) -> str:
@@ -56,30 +57,24 @@ def answer_extent(body: str) -> tuple[int, int]:
     first_line_end = len(body) if first_nl < 0 else first_nl
     depth = env = 0
     math = False
-    i, n = start, len(body)
-    while i < n:
-        ch = body[i]
-        if ch == "\\":
-            if body.startswith("\\begin{", i):
+    for m in _EXTENT_TOKENS.finditer(body, start):  # only these characters matter: jump between them
+        c = m.group()[0]
+        if c == "\\":  # an escape: the escaped character is skipped (\{, \$, \\ ...)
+            if body.startswith("\\begin{", m.start()):
                 env += 1
-            elif body.startswith("\\end{", i):
+            elif body.startswith("\\end{", m.start()):
                 env = max(0, env - 1)
-            i += 2  # skip the escaped character (\{, \$, \\ ...)
-            continue
-        if ch == "$":
-            if body.startswith("$$", i):
-                i += 1
+        elif c == "$":  # $ or $$
             math = not math
-        elif ch in _OPEN:
+        elif c in _OPEN:
             depth += 1
-        elif ch in _CLOSE:
+        elif c in _CLOSE:
             depth = max(0, depth - 1)
-        elif ch == "\n" and not (depth or env or math):
-            return start, i
-        i += 1
+        elif not (depth or env or math):  # a newline outside brackets, environments and maths
+            return start, m.start()
     if depth or env or math:  # never closed: only the first line is the answer
         return start, first_line_end
-    return start, n
+    return start, len(body)
 
 
 def _body(text: str, hit: SectionHit) -> str:
@@ -97,11 +92,22 @@ def _closed(text: str, hit: SectionHit, spec: SectionSpec) -> re.Match[str] | No
     return re.compile(spec.close, re.IGNORECASE).match(text, hit.body_span[1])
 
 
-def _completeness(text: str, schema: FormatSchema, hits: list[SectionHit]) -> tuple[list[str], list[str]]:
+def _by_name(hits: list[SectionHit]) -> dict[str, list[SectionHit]]:
+    """The hits of each section name, in text order."""
+    out: dict[str, list[SectionHit]] = {}
+    for h in hits:
+        out.setdefault(h.name, []).append(h)
+    return out
+
+
+def _completeness(
+    text: str, schema: FormatSchema, hits: list[SectionHit], by_name: dict[str, list[SectionHit]] | None = None
+) -> tuple[list[str], list[str]]:
     missing: list[str] = []
     reasons: list[str] = []
+    by_name = _by_name(hits) if by_name is None else by_name
     for spec in schema.sections:
-        found = [h for h in hits if h.name == spec.name]
+        found = by_name.get(spec.name, [])
         essential = spec.required or spec.name in (schema.answer_section, schema.step_section)
         if not found:
             if essential:
@@ -156,8 +162,11 @@ def _order(schema: FormatSchema, hits: list[SectionHit]) -> list[str]:
     return reasons
 
 
-def _answer_checks(text: str, schema: FormatSchema, hits: list[SectionHit]) -> list[str]:
-    answers = [h for h in hits if h.name == schema.answer_section]
+def _answer_checks(
+    text: str, schema: FormatSchema, hits: list[SectionHit], answers: list[SectionHit] | None = None
+) -> list[str]:
+    if answers is None:
+        answers = [h for h in hits if h.name == schema.answer_section]
     if not answers:
         return []
     reasons: list[str] = []
@@ -179,18 +188,20 @@ def _answer_checks(text: str, schema: FormatSchema, hits: list[SectionHit]) -> l
     return reasons
 
 
-def _logic(text: str, schema: FormatSchema, hits: list[SectionHit]) -> list[str]:
+def _logic(
+    text: str, schema: FormatSchema, hits: list[SectionHit], by_name: dict[str, list[SectionHit]] | None = None
+) -> list[str]:
     reasons = _order(schema, hits)
-    counts = Counter(h.name for h in hits)
+    by_name = _by_name(hits) if by_name is None else by_name
     for spec in schema.sections:
-        found = [h for h in hits if h.name == spec.name]
+        found = by_name.get(spec.name, [])
         if spec.numbered and found:
             msg = _numbering(spec.name, [h.step_number for h in found])
             if msg:
                 reasons.append(msg)
-        elif spec.name != schema.answer_section and counts[spec.name] > 1:
-            reasons.append(f"{spec.name!r} appears {counts[spec.name]} times")
-    return reasons + _answer_checks(text, schema, hits)
+        elif spec.name != schema.answer_section and len(found) > 1:
+            reasons.append(f"{spec.name!r} appears {len(found)} times")
+    return reasons + _answer_checks(text, schema, hits, by_name.get(schema.answer_section, []))
 
 
 def validate_structure(text: str, schema: FormatSchema) -> StructureReport:
@@ -198,8 +209,9 @@ def validate_structure(text: str, schema: FormatSchema) -> StructureReport:
     if not isinstance(text, str):
         return StructureReport(schema.name, False, False, reasons=(f"completion is {type(text).__name__}",))
     hits = split_sections(text, schema)
-    missing, incomplete = _completeness(text, schema, hits)
-    illogical = _logic(text, schema, hits)
+    by_name = _by_name(hits)
+    missing, incomplete = _completeness(text, schema, hits, by_name)
+    illogical = _logic(text, schema, hits, by_name)
     return StructureReport(
         schema=schema.name,
         complete=not incomplete,

@@ -123,3 +123,22 @@ def test_group_advantages_sum_to_zero_per_group() -> None:
     torch.manual_seed(1)
     adv, _ = group_advantages(torch.rand(12), 3, "group")
     assert adv.view(4, 3).sum(1).abs().max().item() < 1e-5
+
+
+def test_suppressed_tokens_are_masked_in_logprobs():
+    """Log-probs renormalise over the tokens the sampler can emit (the vision tokens are suppressed)."""
+    from types import SimpleNamespace
+
+    from reference_trainer.loss import completion_logprobs
+
+    logits = torch.tensor([[[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]]])  # (B=1, C+1=2, V=4)
+
+    def model(**kw):
+        return SimpleNamespace(logits=logits)
+
+    ids = torch.tensor([[1]])
+    full, _ = completion_logprobs(model, {}, ids)
+    masked, ent = completion_logprobs(model, {}, ids, suppress_ids=[3], with_entropy=True)
+    assert full.item() == pytest.approx(1.0 - torch.logsumexp(torch.tensor([0.0, 1.0, 2.0, 3.0]), 0).item())
+    assert masked.item() == pytest.approx(1.0 - torch.logsumexp(torch.tensor([0.0, 1.0, 2.0]), 0).item())
+    assert torch.isfinite(ent).all()

@@ -1,0 +1,167 @@
+"""Text rewriting that keeps the way back to the original offsets.
+
+Each rewriting pass records its edits as a :class:`Layer`; a :class:`Normalized` text holds the
+layers of all passes and maps any span of the result back to the text it came from, and
+:class:`NormalizedJoin` does the same for several pieces of one text joined by a separator.
+:func:`sub` is ``re.sub`` that records its edits; :func:`apply_matches` and :func:`apply_edits`
+do the same for matches or edits found some other way.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .types import Span
+
+# A replacement is a literal string, or a tuple of literal strings and group numbers (the group's
+# text), or None for "leave this match as it is".
+Pieces = tuple[str | int, ...]
+Repl = Callable[[re.Match[str]], "str | Pieces | None"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One rewriting pass: edit ``i`` replaced input ``[in_a[i], in_b[i])`` by output
+    ``[out_a[i], out_b[i])``; text between edits was copied unchanged."""
+
+    out_a: list[int]
+    out_b: list[int]
+    in_a: list[int]
+    in_b: list[int]
+
+    def start(self, p: int) -> int:
+        """Input position where output character (or insertion point) ``p`` starts."""
+        i = bisect_right(self.out_a, p) - 1
+        if i < 0:
+            return p
+        if p < self.out_b[i]:
+            return self.in_a[i]
+        return p + self.in_b[i] - self.out_b[i]
+
+    def end(self, p: int) -> int:
+        """Input position where output character ``p`` ends (exclusive)."""
+        i = bisect_right(self.out_a, p) - 1
+        if i < 0:
+            return p + 1
+        if p < self.out_b[i]:
+            return self.in_b[i]
+        return p + 1 + self.in_b[i] - self.out_b[i]
+
+
+@dataclass(frozen=True, eq=False)
+class Normalized:
+    """A normalised text that can map its spans back to the original text.
+
+    Offsets are computed on demand from the (few) edits each pass made, so normalising costs
+    about as much as the regex passes themselves.
+    """
+
+    text: str
+    source_len: int
+    offset: int = 0
+    layers: tuple[Layer, ...] = ()
+
+    def char_start(self, p: int) -> int:
+        """Original offset where normalised character (or insertion point) ``p`` starts."""
+        for layer in reversed(self.layers):
+            p = layer.start(p)
+        return p + self.offset
+
+    def char_end(self, p: int) -> int:
+        """Original offset where normalised character ``p`` ends (exclusive)."""
+        for layer in reversed(self.layers):
+            p = layer.end(p) - 1
+        return p + 1 + self.offset
+
+    def span(self, start: int, end: int) -> Span:
+        """Map the normalised span ``[start, end)`` to a span of the original text."""
+        n = len(self.text)
+        start = max(0, min(start, n))
+        end = max(start, min(end, n))
+        if start == end:
+            pos = self.char_start(start)
+            return (pos, pos)
+        return (self.char_start(start), self.char_end(end - 1))
+
+
+@dataclass(frozen=True, eq=False)
+class NormalizedJoin:
+    """Several :class:`Normalized` pieces of one original text joined by a separator."""
+
+    text: str
+    parts: tuple[Normalized, ...]
+    part_starts: tuple[int, ...]  # index in ``text`` where each part begins
+    source_len: int
+
+    def _locate(self, p: int) -> tuple[Normalized, int]:
+        i = max(0, bisect_right(self.part_starts, p) - 1)
+        return self.parts[i], p - self.part_starts[i]
+
+    def span(self, start: int, end: int) -> Span:
+        """Map the joined span ``[start, end)`` to a span of the original text."""
+        n = len(self.text)
+        start = max(0, min(start, n))
+        end = max(start, min(end, n))
+        part, ls = self._locate(start)
+        s = part.char_start(min(ls, len(part.text)))
+        if start == end:
+            return (s, s)
+        part, le = self._locate(end - 1)
+        e = part.char_end(le) if le < len(part.text) else part.char_start(len(part.text))
+        return (s, max(s, e))
+
+
+def sub(pat: re.Pattern[str], repl: Repl, text: str, layers: list[Layer]) -> str:
+    """``re.sub`` that records its edits as a new layer in ``layers``."""
+    return apply_matches(pat.finditer(text), repl, text, layers)
+
+
+def apply_edits(text: str, edits: list[tuple[int, int, str]], layers: list[Layer]) -> str:
+    """Replace ``text[a:b]`` by ``r`` for each ``(a, b, r)`` of ``edits`` (in text order, not
+    overlapping); record the edits as a new layer."""
+    if not edits:
+        return text
+    out: list[str] = []
+    oa: list[int] = []
+    ob: list[int] = []
+    pos = opos = 0
+    for a, b, r in edits:
+        out.append(text[pos:a])
+        opos += a - pos
+        oa.append(opos)
+        out.append(r)
+        opos += len(r)
+        ob.append(opos)
+        pos = b
+    out.append(text[pos:])
+    layers.append(Layer(oa, ob, [a for a, _, _ in edits], [b for _, b, _ in edits]))
+    return "".join(out)
+
+
+def apply_matches(matches: Iterable[re.Match[str]], repl: Repl, text: str, layers: list[Layer]) -> str:
+    """Replace ``matches`` (non-overlapping, in text order) by ``repl``; record the edits."""
+    edits: list[tuple[int, int, str]] = []
+    for m in matches:
+        r = repl(m)
+        if r is None:
+            continue
+        if not isinstance(r, str):
+            r = "".join(p if isinstance(p, str) else m.group(p) for p in r)
+        edits.append((m.start(), m.end(), r))
+    return apply_edits(text, edits, layers)
+
+
+def concat(parts: list[Normalized], sep: str = "\n") -> Normalized | NormalizedJoin:
+    """Join normalised pieces of one original text (a separator maps to the end of the piece before)."""
+    if len(parts) == 1:
+        return parts[0]
+    starts: list[int] = []
+    pos = 0
+    for p in parts:
+        starts.append(pos)
+        pos += len(p.text) + len(sep)
+    source_len = parts[0].source_len if parts else 0
+    return NormalizedJoin(sep.join(p.text for p in parts), tuple(parts), tuple(starts), source_len)
