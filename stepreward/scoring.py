@@ -107,8 +107,6 @@ def check_record(solution: Any, key_steps: Any) -> tuple[str, tuple[KeyStep, ...
         raise RecordError(str(e)) from e
 
 
-_check_record = check_record  # older internal name, still used by batch.py
-
 
 # --- composition ---------------------------------------------------------------------------------
 
