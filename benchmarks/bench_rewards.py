@@ -1,8 +1,8 @@
 """Side-by-side reward benchmark: stepreward vs the official R1-VL approach vs plain math-verify.
 
-    python benchmarks/bench_rewards.py --n 2000 --seed 0 --workers 2
+    python benchmarks/bench_rewards.py --n 1000 --rounds 3 --workers 2
 
-One deterministic corpus (``benchmarks/corpus.py``: Mulberry-format completions of ~300-1,000
+Deterministic corpora (``benchmarks/corpus.py``: Mulberry-format completions of ~300-1,000
 tokens with ~6 key steps, plus an adversarial slice), every approach timed in the same run, one
 table printed at the end. The peers are written here from SPEC §1.4 and call math-verify directly,
 as the official code does (math-verify's own SIGALRM timeouts, main thread only):
@@ -12,7 +12,9 @@ as the official code does (math-verify's own SIGALRM timeouts, main thread only)
   substring inside ``### Step N:`` sections; the four-header format check; summed unweighted.
 - plain math-verify: ``verify(parse(solution), parse(completion))`` only.
 
-Ours is timed three ways, each the fastest of ``--repeat`` interleaved runs after an untimed pass: in
+Every approach scores the same ``--rounds`` fresh corpora (``--group`` rollouts per prompt, as GRPO
+scores them) after an untimed warm-up on another corpus, so no timed completion was seen before by
+the process that scores it; all approaches take turns round by round. Ours is timed three ways: in
 this process, in 1 worker process and in ``--workers`` worker processes (``score_batch``); the scaling target
 compares the last two, which pay the same inter-process costs. Latencies are per completion (ours:
 scoring time where it ran). CPU time counts every process involved, so it stays meaningful on a
@@ -143,61 +145,75 @@ def _cpu_of(pids: set[int]) -> float:
     return total
 
 
-def time_serial(name: str, fn: Callable[[dict[str, Any]], Any], corpus: Sequence[dict[str, Any]]) -> Row:
-    lat = []
-    c0, t0 = time.process_time(), time.perf_counter()
-    for rec in corpus:
-        t = time.perf_counter()
+@dataclass
+class Approach:
+    """One contender: ``run(corpus)`` scores a corpus and returns per-completion latencies."""
+
+    row: Row
+    run: Callable[[Sequence[dict[str, Any]]], list[float]]
+    pids: Callable[[], set[int]] = set  # worker processes whose CPU time counts too
+
+
+def serial(name: str, fn: Callable[[dict[str, Any]], Any], warm: Sequence[dict[str, Any]]) -> Approach:
+    """A peer scoring one completion at a time in this process (as the official trainer does)."""
+    for rec in warm[:20]:  # imports, as for ours
         fn(rec)
-        lat.append(time.perf_counter() - t)
-    return Row(name, 1, time.perf_counter() - t0, lat, [r["kind"] for r in corpus], time.process_time() - c0)
+
+    def run(corpus: Sequence[dict[str, Any]]) -> list[float]:
+        lat = []
+        for rec in corpus:
+            t = time.perf_counter()
+            fn(rec)
+            lat.append(time.perf_counter() - t)
+        return lat
+
+    return Approach(Row(name, 1, 0.0, [], [], 0.0), run)
 
 
-def time_ours(corpus: Sequence[dict[str, Any]], setups: Sequence[tuple[int, bool]], repeat: int) -> list[Row]:
-    """Our scoring for each ``(workers, processes)`` setup: the fastest of ``repeat`` timed runs.
-
-    ``processes=False``: in this process (``workers`` 1). Otherwise ``workers`` worker processes
-    with the default per-record deadline, so that 1 and N workers are the same kind. Each setup
-    first scores the whole corpus untimed (imports, start-up, per-process gold caches) and keeps
-    its own worker pool, so rounds can go through the setups in turn: a change in machine load
-    then hits them alike, and no worker is restarted (cold) between them.
-    """
+def ours(workers: int, processes: bool, warm: Sequence[dict[str, Any]], pools: list[Any]) -> Approach:
+    """``score_batch`` in this process (``processes=False``) or in ``workers`` worker processes with
+    the default per-record deadline (so that 1 and N workers are the same kind). Each setup keeps
+    its own pool and first scores ``warm`` untimed (imports, start-up, worker caches)."""
     from stepreward import batch, score_batch
     from stepreward._batchpool import Pool
     from stepreward.config import resolve_config
 
-    deadline = batch.default_record_timeout(resolve_config("paper", None))
-    kinds = [r["kind"] for r in corpus]
-    pools: dict[tuple[int, bool], Pool] = {}
-    best: dict[tuple[int, bool], Row] = {}
-    try:
-        for _ in range(max(1, repeat)):
-            for workers, processes in setups:
-                kw: dict[str, Any] = {"workers": workers, "timeout_s": deadline if processes else None}
-                if processes:  # private: one pool per setup (score_batch itself keeps a single pool)
-                    batch._pool = pools.setdefault((workers, processes), Pool())
-                if (workers, processes) not in best:
-                    t0 = time.perf_counter()
-                    score_batch(corpus[:64], **kw)
-                    cold = time.perf_counter() - t0
-                    score_batch(corpus, **kw)
-                pids = {w.proc.pid for w in batch._get_pool().workers} if processes else set()
-                c0, w0, t0 = time.process_time(), _cpu_of(pids), time.perf_counter()
-                res = score_batch(corpus, **kw)
-                seconds = time.perf_counter() - t0
-                cpu = time.process_time() - c0 + (_cpu_of(pids) - w0 if pids else 0.0)
-                row = best.get((workers, processes))
-                if row is None:
-                    how = f"{workers} worker process{'es' if workers > 1 else ''}" if processes else "in-process"
-                    name = f"stepreward, {how} (first 64 incl. start-up: {cold:.1f} s)"
-                    best[workers, processes] = Row(name, workers, seconds, res.latencies_s, kinds, cpu, processes)
-                elif seconds < row.seconds:
-                    best[workers, processes] = Row(row.name, workers, seconds, res.latencies_s, kinds, cpu, processes)
-    finally:
-        batch._pool = None
-        for pool in pools.values():
-            pool.close()
-    return [best[s] for s in setups]
+    pool = Pool() if processes else None
+    if pool is not None:
+        pools.append(pool)
+    kw: dict[str, Any] = {"workers": workers, "timeout_s": None}
+    if processes:
+        kw["timeout_s"] = batch.default_record_timeout(resolve_config("paper", None))
+
+    def run(corpus: Sequence[dict[str, Any]]) -> list[float]:
+        batch._pool = pool  # private: one pool per setup (score_batch itself keeps a single pool)
+        return score_batch(corpus, **kw).latencies_s
+
+    t0 = time.perf_counter()
+    run(warm[:64])
+    cold = time.perf_counter() - t0
+    run(warm[64:])
+    how = f"{workers} worker process{'es' if workers > 1 else ''}" if processes else "in-process"
+    row = Row(f"stepreward, {how} (first 64 incl. start-up: {cold:.1f} s)", workers, 0.0, [], [], 0.0, processes)
+    return Approach(row, run, (lambda: {w.proc.pid for w in pool.workers}) if pool is not None else set)
+
+
+def measure(approaches: Sequence[Approach], corpora: Sequence[Sequence[dict[str, Any]]]) -> list[Row]:
+    """Every approach scores every corpus once, taking turns round by round (the order rotates),
+    so that a change in machine load hits them alike. No process has seen a timed completion
+    before (caches keyed by completion text do not help), while the rollouts of one prompt share
+    its gold answer and key steps, as in training."""
+    n = len(approaches)
+    for r, corpus in enumerate(corpora):
+        for ap in [approaches[(r + k) % n] for k in range(n)]:
+            pids = ap.pids()
+            c0, w0, t0 = time.process_time(), _cpu_of(pids) if pids else 0.0, time.perf_counter()
+            lat = ap.run(corpus)
+            ap.row.seconds += time.perf_counter() - t0
+            ap.row.cpu_s += time.process_time() - c0 + (_cpu_of(pids) - w0 if pids else 0.0)
+            ap.row.latencies_s += lat
+            ap.row.kinds += [rec["kind"] for rec in corpus]
+    return [ap.row for ap in approaches]
 
 
 def render(rows: list[Row], corpus: Sequence[dict[str, Any]], args: argparse.Namespace,
@@ -205,7 +221,8 @@ def render(rows: list[Row], corpus: Sequence[dict[str, Any]], args: argparse.Nam
     n_adv = sum(r["kind"] == "adversarial" for r in corpus)
     toks = sorted(approx_tokens(r["completion"]) for r in corpus if r["kind"] == "ordinary")
     out = [
-        f"corpus: {len(corpus)} completions (seed {args.seed}; {n_adv} adversarial), ordinary length median "
+        f"corpus: {len(corpus)} completions ({args.rounds} rounds from seed {args.seed}, {args.group} rollouts per "
+        f"prompt; {n_adv} adversarial), ordinary length median "
         f"~{toks[len(toks) // 2]} tokens; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
         f"load average {load[0]:.2f} at start (wall-clock ratios need otherwise idle cores)",
         "",
@@ -258,24 +275,34 @@ def render(rows: list[Row], corpus: Sequence[dict[str, Any]], args: argparse.Nam
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=2_000, help="corpus size (default 2000)")
+    ap.add_argument("--n", type=int, default=1_000, help="completions per round (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="worker processes for the parallel run (default 2)")
     ap.add_argument("--adversarial", type=float, default=0.05, help="fraction of hostile completions")
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs of ours; the fastest is shown (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh corpora, each scored once by every approach (default 3)")
+    ap.add_argument("--group", type=int, default=4, help="rollouts per prompt, GRPO's M (default 4, the paper's)")
     ap.add_argument("--skip-peers", action="store_true", help="time only stepreward")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
-    corpus = make_corpus(args.n, args.seed, args.adversarial)
+    corpora = [make_corpus(args.n, args.seed + r, args.adversarial, args.group) for r in range(max(1, args.rounds))]
+    warm = make_corpus(min(args.n, 256), args.seed + 10_000, args.adversarial, args.group)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
-    setups = [(1, False), (1, True)] + ([(args.workers, True)] if args.workers > 1 else [])
-    rows = time_ours(corpus, setups, args.repeat)
-    if not args.skip_peers:
-        for name, fn in (("official R1-VL", official_reward), ("math-verify only", math_verify_reward)):
-            for rec in corpus[:20]:  # warm imports and caches, as for ours
-                fn(rec)
-            rows.append(time_serial(name, fn, corpus))
-    print(render(rows, corpus, args, load))
+    pools: list[Any] = []
+    try:
+        approaches = [ours(1, False, warm, pools), ours(1, True, warm, pools)]
+        if args.workers > 1:
+            approaches.append(ours(args.workers, True, warm, pools))
+        if not args.skip_peers:
+            approaches += [serial("official R1-VL", official_reward, warm),
+                           serial("math-verify only", math_verify_reward, warm)]
+        rows = measure(approaches, corpora)
+    finally:
+        from stepreward import batch
+
+        batch._pool = None
+        for pool in pools:
+            pool.close()
+    print(render(rows, [rec for c in corpora for rec in c], args, load))
     return 0
 
 

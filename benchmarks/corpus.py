@@ -1,7 +1,7 @@
 """A deterministic, realistic benchmark corpus in the Mulberry format (SPEC §1.2, §3).
 
 ``make_corpus(n, seed)`` returns RL records ``{"id", "completion", "solution", "key_steps",
-"kind", "label"}``. Ordinary completions are ~300-1,000 tokens (≈1.2-4k characters) with ~6 key
+"kind", "label"}`` in groups of M = 4 rollouts per prompt, as GRPO scores them. Ordinary completions are ~300-1,000 tokens (≈1.2-4k characters) with ~6 key
 steps written in the forms models actually use (plain, spaced, LaTeX ``\\frac``/``\\times``, ``÷``,
 inline ``$...$``), a mix of correct, wrong, partially matched, truncated and badly structured
 answers. A slice (``adversarial_frac``) is hostile: exponent towers, 10,000-digit numbers, 500-deep
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Problem = tuple[list[list[str]], list[str], str, str]  # key steps, step bodies, answer, description
@@ -49,12 +50,12 @@ def _add(rng: random.Random, terms: list[int], s: int) -> tuple[list[str], str]:
     return forms, rng.choice([f"{' + '.join(map(str, terms))} = {s}", f"{plain}={s}", f"${plain} = {s}$"])
 
 
-def _area(rng: random.Random) -> Problem:
+def _area(rng: random.Random, style: random.Random) -> Problem:
     k, q, m = rng.randint(2, 9), rng.randint(2, 40), rng.randint(2, 6)
     a = k * q
-    d1, s1 = _div(rng, a, k, q)
-    d2, s2 = _mul(rng, q, m, q * m)
-    d3, s3 = _add(rng, [q * m, q], q * m + q)
+    d1, s1 = _div(style, a, k, q)
+    d2, s2 = _mul(style, q, m, q * m)
+    d3, s3 = _add(style, [q * m, q], q * m + q)
     steps = [["equal columns"], ["total area"], d1, d2, d3, [f"{q * m + q} square units"]]
     bodies = [
         f"The rectangle has a total area of {a} square units and is split into {k} equal columns.",
@@ -65,12 +66,12 @@ def _area(rng: random.Random) -> Problem:
     return steps, bodies, str(q * m + q), f"A rectangle of area {a} divided into {k} equal columns."
 
 
-def _speed(rng: random.Random) -> Problem:
+def _speed(rng: random.Random, style: random.Random) -> Problem:
     v, t, t2 = rng.randint(3, 90), rng.randint(2, 9), rng.randint(2, 12)
     d = v * t
-    d1, s1 = _div(rng, d, t, v)
-    d2, s2 = _mul(rng, v, t2, v * t2)
-    d3, s3 = _add(rng, [d, v * t2], d + v * t2)
+    d1, s1 = _div(style, d, t, v)
+    d2, s2 = _mul(style, v, t2, v * t2)
+    d3, s3 = _add(style, [d, v * t2], d + v * t2)
     steps = [["constant speed"], d1, d2, d3, ["distance"], [f"{d + v * t2} km"]]
     bodies = [
         f"The car covers {d} km in {t} hours at a constant speed, so the speed is {s1} km/h.",
@@ -80,7 +81,7 @@ def _speed(rng: random.Random) -> Problem:
     return steps, bodies, str(d + v * t2), f"A table with distance {d} km and time {t} h for a car."
 
 
-def _equation(rng: random.Random) -> Problem:
+def _equation(rng: random.Random, style: random.Random) -> Problem:
     a, x, b = rng.randint(2, 12), rng.randint(-20, 30), rng.randint(1, 50)
     c = a * x + b
     steps = [[f"{a}x+{b}={c}", f"{a}x + {b} = {c}"], [f"{a}x={c - b}", f"{a}x = {c - b}"],
@@ -88,12 +89,12 @@ def _equation(rng: random.Random) -> Problem:
     bodies = [
         f"The label gives the linear equation {a}x + {b} = {c}.",
         f"We subtract {b} from both sides: {a}x = {c - b}.",
-        rng.choice([f"Then we divide both sides by {a}: x = {x}.", f"Dividing both sides by {a} gives $x = {x}$."]),
+        style.choice([f"Then we divide both sides by {a}: x = {x}.", f"Dividing both sides by {a} gives $x = {x}$."]),
     ]
     return steps, bodies, str(x), "A balance diagram showing an equation with one unknown x."
 
 
-def _pythagoras(rng: random.Random) -> Problem:
+def _pythagoras(rng: random.Random, style: random.Random) -> Problem:
     m, n = rng.randint(2, 9), rng.randint(1, 8)
     m, n = max(m, n + 1), min(m, n)
     a, b, c = m * m - n * n, 2 * m * n, m * m + n * n
@@ -103,19 +104,19 @@ def _pythagoras(rng: random.Random) -> Problem:
     bodies = [
         f"The triangle is a right triangle with legs {a} and {b}, so the hypotenuse satisfies {a}^2 + {b}^2 = c^2.",
         f"Computing the squares: {a * a} + {b * b} = {c * c}.",
-        rng.choice([f"Taking the square root, \\sqrt{{{c * c}}} = {c}, so c = {c}.",
+        style.choice([f"Taking the square root, \\sqrt{{{c * c}}} = {c}, so c = {c}.",
                     f"So c = \\sqrt{{{c * c}}} = {c}; the hypotenuse is c = {c}."]),
     ]
     return steps, bodies, str(c), f"A right triangle with legs labelled {a} and {b}."
 
 
-def _chart(rng: random.Random) -> Problem:
+def _chart(rng: random.Random, style: random.Random) -> Problem:
     vals = [rng.randint(5, 95) for _ in range(4)]
     s = sum(vals)
-    d1, s1 = _add(rng, vals, s)
+    d1, s1 = _add(style, vals, s)
     mean = s / 4
     mean_txt = str(int(mean)) if mean == int(mean) else f"{mean:g}"
-    d2, s2 = _div(rng, s, 4, mean_txt)  # type: ignore[arg-type]
+    d2, s2 = _div(style, s, 4, mean_txt)  # type: ignore[arg-type]
     steps = [["bar chart"], d1, d2, ["average"], ["four bars"], [f"{mean_txt}"]]
     bodies = [
         f"The bar chart shows four bars with values {', '.join(map(str, vals))}.",
@@ -125,7 +126,7 @@ def _chart(rng: random.Random) -> Problem:
     return steps, bodies, mean_txt, "A bar chart with four bars labelled Q1 to Q4."
 
 
-PROBLEMS: list[Callable[[random.Random], Problem]] = [_area, _speed, _equation, _pythagoras, _chart]
+PROBLEMS: list[Callable[[random.Random, random.Random], Problem]] = [_area, _speed, _equation, _pythagoras, _chart]
 
 
 def _other(rng: random.Random, answer: str) -> str:
@@ -144,10 +145,28 @@ def _mc(rng: random.Random, answer: str) -> tuple[str, str, str]:
     return f"{letters[right]}: {answer}", f"{letters[right]}: {answer}", f"{letters[wrong]}: {_other(rng, answer)}"
 
 
-def _ordinary(rng: random.Random, i: int) -> dict[str, Any]:
-    steps, bodies, answer, desc = rng.choice(PROBLEMS)(rng)
-    multiple_choice = rng.random() < 0.4
-    gold, right, wrong = _mc(rng, answer) if multiple_choice else (answer, answer, _other(rng, answer))
+@dataclass(frozen=True)
+class Prompt:
+    """One question of the corpus: its rollouts share the numbers, key steps and gold answer."""
+
+    generator: Callable[[random.Random, random.Random], Problem]
+    seed: float
+    multiple_choice: bool
+    header_in_solution: bool
+
+    @staticmethod
+    def draw(rng: random.Random) -> Prompt:
+        return Prompt(rng.choice(PROBLEMS), rng.random(), rng.random() < 0.4, rng.random() < 0.7)
+
+
+def _ordinary(rng: random.Random, i: int, prompt: Prompt) -> dict[str, Any]:
+    """One rollout for ``prompt``: its wording, filler, label and length drawn from ``rng``."""
+    numbers_rng = random.Random(prompt.seed)  # the same numbers for every rollout of the prompt
+    steps, bodies, answer, desc = prompt.generator(numbers_rng, rng)
+    if prompt.multiple_choice:
+        gold, right, wrong = _mc(numbers_rng, answer)
+    else:
+        gold, right, wrong = answer, answer, _other(rng, answer)
     label = rng.choices(["correct", "wrong", "partial", "truncated", "misordered", "boxed"],
                         weights=[40, 15, 15, 10, 10, 10])[0]
     target_chars = rng.randint(1_200, 4_000)
@@ -176,15 +195,15 @@ def _ordinary(rng: random.Random, i: int) -> dict[str, Any]:
     return {
         "id": f"o{i}",
         "completion": completion,
-        "solution": f"### The final answer is:\n{gold}" if rng.random() < 0.7 else gold,
+        "solution": f"### The final answer is:\n{gold}" if prompt.header_in_solution else gold,
         "key_steps": {"Steps": steps},
         "kind": "ordinary",
         "label": label,
     }
 
 
-def _adversarial(rng: random.Random, i: int) -> dict[str, Any]:
-    base = _ordinary(rng, i)
+def _adversarial(rng: random.Random, i: int, prompt: Prompt) -> dict[str, Any]:
+    base = _ordinary(rng, i, prompt)
     head = base["completion"][: rng.randint(200, 1200)]
     kind = rng.choice(["tower", "digits", "braces", "binary", "flood", "repeat", "unclosed", "unicode", "latexbomb"])
     answer_section = "### The final answer is:\n"
@@ -211,13 +230,27 @@ def _adversarial(rng: random.Random, i: int) -> dict[str, Any]:
     return {**base, "id": f"a{i}", "completion": head + "\n" + tail, "kind": "adversarial", "label": kind}
 
 
-def make_corpus(n: int = 2_000, seed: int = 0, adversarial_frac: float = 0.05) -> list[dict[str, Any]]:
-    """``n`` records, the same for the same ``seed``; about ``adversarial_frac`` of them hostile."""
+def make_corpus(
+    n: int = 2_000, seed: int = 0, adversarial_frac: float = 0.05, group: int = 4
+) -> list[dict[str, Any]]:
+    """``n`` records, the same for the same arguments; about ``adversarial_frac`` of them hostile.
+
+    Records come in groups of ``group`` rollouts of one prompt (GRPO's M; the paper uses 4), as a
+    trainer scores them: the rollouts of a prompt share its gold answer and key steps, and differ in
+    wording, length, label and correctness. ``group=1`` makes every record a new prompt.
+    """
+    if group < 1:
+        raise ValueError(f"group must be >= 1, got {group}")
     rng = random.Random(seed)
     n_adv = math.ceil(n * adversarial_frac) if adversarial_frac > 0 else 0
     kinds = ["adversarial"] * n_adv + ["ordinary"] * (n - n_adv)
     rng.shuffle(kinds)
-    return [(_adversarial if k == "adversarial" else _ordinary)(rng, i) for i, k in enumerate(kinds)]
+    records = []
+    for i, kind in enumerate(kinds):
+        if i % group == 0:
+            prompt = Prompt.draw(rng)
+        records.append((_adversarial if kind == "adversarial" else _ordinary)(rng, i, prompt))
+    return records
 
 
 def approx_tokens(text: str) -> int:

@@ -35,6 +35,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from . import _procs, guard
+from ._gcpause import gc_paused
 from .config import RewardConfig
 from .scoring import ScoreResult, fallback_result, score
 from .types import Failure
@@ -98,6 +99,8 @@ def _worker_main(conn: Connection, creator_pid: int, progress_fd: int | None) ->
     from .manager import get_plugin_manager
 
     get_plugin_manager()  # guard workers start lazily: many presets never need one
+    gc.collect()
+    gc.freeze()  # our own process: keep the start-up heap out of every later full collection
     conn.send(("ready",))
     cfg: RewardConfig | None = None
     while True:
@@ -112,21 +115,28 @@ def _worker_main(conn: Connection, creator_pid: int, progress_fd: int | None) ->
             _apply_plugin_sync(msg[2], msg[3])
             continue
         _, seq, items, timeout = msg
-        replies: list[tuple[Any, ...]] = []
-        for pos, item in enumerate(items):
-            t0 = time.perf_counter()
-            if progress is not None:
-                _PROGRESS.pack_into(progress, 0, seq, pos, time.monotonic(), seq)
-            try:
-                with _procs.cpu_cap(_procs.cap_for(timeout)):
-                    replies.append(("rec", item[0], score_item(item, cfg), time.perf_counter() - t0))
-            except BaseException as e:  # noqa: BLE001 - re-raised in the parent, as serial scoring would
-                replies.append(("err", item[0], e, traceback.format_exc()))
-            if progress is None:
-                _send(conn, replies)
-                replies = []
+        with gc_paused():
+            _score_chunk(conn, seq, items, timeout, cfg, progress)
+
+
+def _score_chunk(conn: Connection, seq: int, items: list[Item], timeout: float, cfg: Any,
+                 progress: mmap.mmap | None) -> None:
+    """Score one chunk in a worker, replying once per chunk (with a progress map) or per record."""
+    replies: list[tuple[Any, ...]] = []
+    for pos, item in enumerate(items):
+        t0 = time.perf_counter()
         if progress is not None:
+            _PROGRESS.pack_into(progress, 0, seq, pos, time.monotonic(), seq)
+        try:
+            with _procs.cpu_cap(_procs.cap_for(timeout)):
+                replies.append(("rec", item[0], score_item(item, cfg), time.perf_counter() - t0))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the parent, as serial scoring would
+            replies.append(("err", item[0], e, traceback.format_exc()))
+        if progress is None:
             _send(conn, replies)
+            replies = []
+    if progress is not None:
+        _send(conn, replies)
 
 
 def _send(conn: Connection, replies: list[tuple[Any, ...]]) -> None:
@@ -144,22 +154,14 @@ def _send(conn: Connection, replies: list[tuple[Any, ...]]) -> None:
 
 
 def _decode(raw: bytes) -> list[tuple[Any, ...]]:
-    """Unpickle a worker's replies with the cyclic GC paused.
+    """Unpickle a worker's replies with the cyclic GC paused (:mod:`stepreward._gcpause`).
 
-    A result is ~50 container objects that all survive the batch; decoding them with the GC on
+    A result is ~45 container objects that all survive the batch; decoding them with the GC on
     triggers a generation-0 collection every ~700 allocations and, as results accumulate, full
     collections that traverse the whole heap (measured: ~2/3 of the parent's CPU per record).
-    Paused, the collector runs about once per chunk instead, so full collections are rarer too
-    (GC cost per record roughly a third); collection is deferred to the next allocation after
-    the chunk, never skipped.
     """
-    if not gc.isenabled():
+    with gc_paused():
         return pickle.loads(raw)  # type: ignore[no-any-return]
-    gc.disable()
-    try:
-        return pickle.loads(raw)  # type: ignore[no-any-return]
-    finally:
-        gc.enable()
 
 
 class _RemoteTraceback(Exception):

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import failures
+from ._gcpause import gc_paused
 from .config import RewardConfig, resolve_config
 from .scoring import RecordError, ScoreResult, check_record, score
 from .types import Failure
@@ -96,10 +97,11 @@ class BatchScorer:
         results: list[ScoreResult | None] = [None] * len(texts)
         errors: dict[int, str] = {}
         good: list[int] = []
+        parsed: dict[int, Any] = {}  # key steps parsed once, for in-process scoring
         for i, (sol, ks) in enumerate(zip(solutions, steps, strict=True)):
             steps[i] = ks = _maybe_json(ks)
             try:
-                check_record(sol, ks)
+                parsed[i] = check_record(sol, ks)[1]
                 good.append(i)
             except RecordError as e:
                 if self.strict_records:
@@ -116,8 +118,9 @@ class BatchScorer:
             for i, r in zip(good, batch.results, strict=True):
                 results[i] = r
         else:
-            for i in good:
-                results[i] = score(texts[i], solution=solutions[i], key_steps=steps[i], config=self.config)
+            with gc_paused():  # see stepreward._gcpause
+                for i in good:
+                    results[i] = score(texts[i], solution=solutions[i], key_steps=parsed[i], config=self.config)
         return results, errors
 
 

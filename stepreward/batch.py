@@ -31,6 +31,7 @@ from typing import Any
 
 from . import _procs
 from ._batchpool import Item, Pool, score_item
+from ._gcpause import gc_paused
 from .config import RewardConfig, resolve_config
 from .scoring import RecordError, ScoreResult, check_record
 
@@ -95,8 +96,9 @@ def _where(i: int, rec_id: Any) -> str:
 def _validate(records: Iterable[Mapping[str, Any]], deep: bool) -> tuple[list[Item], list[Any]]:
     """Check every record before scoring starts; a bad one raises :class:`RecordError`.
 
-    ``deep`` also parses ``key_steps`` here; worker processes parse them anyway, so the pooled
-    path leaves that to them (a bad ``key_steps`` then raises when its record is reached).
+    ``deep`` also parses ``key_steps`` here, and the items carry the parsed steps (scored in this
+    process, they are not parsed twice); worker processes parse them anyway, so the pooled path
+    leaves that to them (a bad ``key_steps`` then raises when its record is reached).
     """
     items: list[Item] = []
     ids: list[Any] = []
@@ -107,11 +109,12 @@ def _validate(records: Iterable[Mapping[str, Any]], deep: bool) -> tuple[list[It
         for name in ("completion", "solution"):
             if name not in rec:
                 raise RecordError(f"{_where(i, rec_id)}: missing field {name!r}. Fix: add it to every record.")
+        key_steps = rec.get("key_steps")
         try:
-            check_record(rec["solution"], rec.get("key_steps") if deep else None)
+            _, parsed = check_record(rec["solution"], key_steps if deep else None)
         except RecordError as e:
             raise RecordError(f"{_where(i, rec_id)}: {e}") from e
-        items.append((i, rec["completion"], rec["solution"], rec.get("key_steps")))
+        items.append((i, rec["completion"], rec["solution"], parsed if deep else key_steps))
         ids.append(rec_id)
     return items, ids
 
@@ -246,11 +249,12 @@ def score_batch(
 
 def _serial(items: Sequence[Item], cfg: RewardConfig, update: Any) -> tuple[list[Any], list[float], int]:
     results, latencies = [], []
-    for item in items:
-        t = time.perf_counter()
-        results.append(score_item(item, cfg))
-        latencies.append(time.perf_counter() - t)
-        update(1)
+    with gc_paused():  # see stepreward._gcpause
+        for item in items:
+            t = time.perf_counter()
+            results.append(score_item(item, cfg))
+            latencies.append(time.perf_counter() - t)
+            update(1)
     return results, latencies, 0
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .guard import GuardRefused
@@ -162,15 +162,19 @@ class SearchDoc:
         """The searched spans, normalised (lowercase) and joined by newlines."""
         if self._norm is None:
             t, n = self.original, len(self.original)
+            if len(self.spans) == 1:
+                a, b = self.spans[0]
+                self._norm = normalize(t[a:b], lower=True, offset=a, source_len=n)
+                return self._norm
             seen: dict[str, Normalized] = {}  # a repeated section is normalised once
             parts: list[Normalized] = []
             for a, b in self.spans:
                 piece = t[a:b]
                 base = seen.get(piece)
                 if base is None:
-                    base = seen[piece] = normalize(piece, lower=True)
-                parts.append(Normalized(base.text, n, a, base.layers))
-            self._norm = concat(parts)
+                    base = seen[piece] = normalize(piece, lower=True, source_len=n)
+                parts.append(base)
+            self._norm = concat(parts, shifts=[a for a, _ in self.spans])
         return self._norm
 
     def occurrences(self, needle: str) -> Iterator[int]:
@@ -272,8 +276,15 @@ def form_norm(form: str) -> str:
 
 @lru_cache(maxsize=8192)
 def analyse_form(form: str) -> FormInfo:
-    """Classify and pre-parse a key-step form (cached: gold key steps repeat once per rollout)."""
-    norm = form_norm(form)
+    """Classify and pre-parse a key-step form (cached: gold key steps repeat once per rollout;
+    forms that normalise alike share the analysis)."""
+    info = _analyse_norm(form_norm(form))
+    return info if info.raw == form else replace(info, raw=form)
+
+
+@lru_cache(maxsize=8192)
+def _analyse_norm(norm: str) -> FormInfo:
+    """:func:`analyse_form` of a normalised form (``raw`` is the normal form itself)."""
     nums = tuple(NUM_TOKEN_RE.findall(norm))
     opch = "".join(OP_CHARS_RE.findall(norm))
     chains = math_chains(norm)
@@ -291,8 +302,8 @@ def analyse_form(form: str) -> FormInfo:
             rev_ops = [MIRROR[o] for o in reversed(rel.ops)]
             rev = [texts[::-1][0]] + [o + t for o, t in zip(rev_ops, texts[::-1][1:], strict=False)]
             return FormInfo(
-                raw=form, norm=norm, kind="equation" if rel.ops else "expression", math=math,
+                raw=norm, norm=norm, kind="equation" if rel.ops else "expression", math=math,
                 mirror="".join(rev), sides=rel.sides, ops=rel.ops,
                 gates=tuple(gate_numbers(s) for s in rel.sides), numbers=nums, op_chars=opch,
             )
-    return FormInfo(raw=form, norm=norm, kind="phrase", numbers=nums, op_chars=opch)
+    return FormInfo(raw=norm, norm=norm, kind="phrase", numbers=nums, op_chars=opch)

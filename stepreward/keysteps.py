@@ -57,8 +57,13 @@ def _freeze(value: Any) -> _Frozen:
         raise _err(f"got {type(value).__name__}")
     frozen: list[tuple[str, ...] | str | None] = []
     for i, item in enumerate(value):
-        if isinstance(item, list | tuple):
-            frozen.append(tuple(_form(alt, f"key_steps[{i}][{j}]") for j, alt in enumerate(item)))
+        if type(item) is str:
+            frozen.append(item)
+        elif isinstance(item, list | tuple):
+            if all(type(alt) is str for alt in item):  # the common case, without building messages
+                frozen.append(tuple(item))
+            else:
+                frozen.append(tuple(_form(alt, f"key_steps[{i}][{j}]") for j, alt in enumerate(item)))
         else:
             frozen.append(_form(item, f"key_steps[{i}]"))
     return tuple(frozen)

@@ -49,7 +49,10 @@ _SIGNIFICANT_RE = re.compile(r"[\d=<>+\-*/^\u03c0\u221a\\]")
 _SEED = r"[\d=<>+\-*/^\u03c0\u221a\\]"
 _SEED_CLUSTERS_RE = re.compile(f"{_SEED}+(?:[^{_SEED[1:-1]}]{{1,{2 * SEED_REACH}}}{_SEED}+)*")
 _SEED_01 = bytes(49 if re.fullmatch(_SEED, chr(c)) else 48 for c in range(256))  # b"1" / b"0"
-_SEED_CLUSTERS_01 = re.compile(b"1+(?:0{1,%d}1+)*" % (2 * SEED_REACH))
+# led by a literal "1" (the regex engine scans for it; "1+" would be tried at every position) and
+# ones counted in bulk ("1*": a long stretch of seeds is one step): the same clusters as
+# _SEED_CLUSTERS_RE, several times faster on prose and on floods of seeds alike
+_SEED_CLUSTERS_01 = re.compile(b"11*(?:0{1,%d}11*)*" % (2 * SEED_REACH))
 REL_RE = re.compile(r"<=|>=|!=|=|<|>")
 _OPENERS, _CLOSERS = "([{", ")]}"
 

@@ -35,6 +35,7 @@ import unicodedata
 from functools import lru_cache
 
 from .textedits import (
+    Deletions,
     Layer,
     Normalized,
     NormalizedJoin,
@@ -204,6 +205,10 @@ _NEWLINE_RUN_RE = re.compile(r"\n(?<![ \n]\n)[ \n]+")
 # spaces _ws_pass deletes: beside a non-alphanumeric, but not between a "." or "," and a digit
 # ("end. 6" must not read ".6")
 _LONE_SPACE_CUT_RE = re.compile(r" (?:(?![A-Za-z0-9])|(?<![A-Za-z0-9] ))(?!(?<=[.,] )[0-9])(?!(?<=[0-9] )[.,])")
+# ...and the same for text with non-ASCII letters or symbols but no non-ASCII digit: [^\W_] is
+# exactly str.isalnum() for one character (tests/test_fast_paths.py checks every code point), and
+# with no non-ASCII digit around, [0-9] is str.isdigit()
+_LONE_SPACE_CUT_U_RE = re.compile(r" (?:(?![^\W_])|(?<![^\W_] ))(?!(?<=[.,] )[0-9])(?!(?<=[0-9] )[.,])")
 
 
 def _ws_repl(text: str) -> Repl:
@@ -235,18 +240,22 @@ def _ws_pass(text: str, layers: list[Layer]) -> str:
         return _ws_pass_generic(text, layers)
     has_runs = "  " in text or "\n\n" in text or " \n" in text or "\n " in text
     runs = [*_SPACE_RUN_RE.finditer(text), *_NEWLINE_RUN_RE.finditer(text)] if has_runs else []
-    if runs or not text.isascii():
+    ascii_text = text.isascii()
+    if runs or (not ascii_text and _has_non_ascii_digit(text)):
         matches = sorted([*_LONE_SPACE_RE.finditer(text), *runs], key=lambda m: m.start())
         return apply_matches(matches, _ws_repl(text), text, layers)
-    # the common case: ASCII, single spaces and newlines only. Every edit deletes one space, and
-    # the regex decides which (ASCII: str.isdigit() is \d), so no Python runs per match.
-    cut = [m.start() for m in _LONE_SPACE_CUT_RE.finditer(text)]
+    # the common case: single spaces and newlines only. Every edit deletes one space, and the
+    # regex decides which (no non-ASCII digit: str.isdigit() is [0-9]), so no Python runs per match.
+    pattern = _LONE_SPACE_CUT_RE if ascii_text else _LONE_SPACE_CUT_U_RE
+    cut = [m.start() for m in pattern.finditer(text)]
     if not cut:
         return text
-    after = [a + 1 for a in cut]
-    out = [a - k for k, a in enumerate(cut)]
-    layers.append(Layer(out, out, cut, after))
-    return "".join([text[a:b] for a, b in zip([0, *after], [*cut, len(text)], strict=True)])
+    layers.append(Deletions([a - k for k, a in enumerate(cut)]))
+    return "".join([text[a + 1 : b] for a, b in zip([-1, *cut], [*cut, len(text)], strict=True)])
+
+
+def _has_non_ascii_digit(text: str) -> bool:
+    return any(c.isdigit() for run in _NON_ASCII_RUN_RE.findall(text) for c in run)
 
 
 def _lower(text: str) -> str:

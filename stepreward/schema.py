@@ -155,15 +155,38 @@ class _Compiled:
     singles: tuple[re.Pattern[str] | None, ...]  # own header of a numbered section, to read 'n'
     by_group: dict[int, int]  # group index of ``s<i>`` -> section index ``i``
     after_newline: re.Pattern[str] | None  # "\n" + headers, when every header starts a line
+    names: tuple[str, ...]  # section names, by index
+    numbered: tuple[bool, ...]
+
+
+def _alternation(schema: FormatSchema, anchor: str) -> str:
+    """The headers of ``schema`` as one alternation, one named group ``s<i>`` per section.
+
+    When every header is :data:`_H` followed by a letter, the prefix is matched once instead of
+    once per alternative (several times faster on header-dense text). The result is the same: a
+    letter can only start where the prefix ends (``#``, blanks and ``*`` are not letters), so the
+    prefix has exactly one way to match before any alternative, and the alternatives are still
+    tried in schema order. ``tests/test_fast_paths.py`` checks it against the plain alternation.
+    """
+    specs = schema.sections
+    rests = [spec.header[len(_H):] for spec in specs if spec.header.startswith(_H)]
+    if len(rests) == len(specs) and all(r[:1].isalpha() for r in rests):
+        return anchor + _H + "(?:" + "|".join(f"(?P<s{i}>{r})" for i, r in enumerate(rests)) + ")"
+    return "|".join(f"(?:{anchor}(?P<s{i}>{spec.header}))" for i, spec in enumerate(specs))
 
 
 @lru_cache(maxsize=64)
 def _compile(schema: FormatSchema) -> _Compiled:
-    # plain headers must start a line; tagged sections (with a close tag) may start anywhere
-    parts = [
-        f"(?:{'' if spec.close else '^'}(?P<s{i}>{spec.header}))" for i, spec in enumerate(schema.sections)
-    ]
-    headers = re.compile("|".join(parts), re.IGNORECASE | re.MULTILINE)
+    flags = re.IGNORECASE | re.MULTILINE
+    if any(spec.close for spec in schema.sections):
+        # plain headers must start a line; tagged sections (with a close tag) may start anywhere
+        alts = "|".join(
+            f"(?:{'' if spec.close else '^'}(?P<s{i}>{spec.header}))" for i, spec in enumerate(schema.sections)
+        )
+        headers, after_newline = re.compile(alts, flags), None
+    else:
+        headers = re.compile(_alternation(schema, "^"), flags)
+        after_newline = re.compile(_alternation(schema, "\\n"), flags)
     closes = tuple(
         re.compile(spec.close, re.IGNORECASE) if spec.close else None for spec in schema.sections
     )
@@ -174,11 +197,9 @@ def _compile(schema: FormatSchema) -> _Compiled:
         for spec in schema.sections
     )
     by_group = {headers.groupindex[f"s{i}"]: i for i in range(len(schema.sections))}
-    after_newline = None
-    if all(spec.close is None for spec in schema.sections):
-        alts = "|".join(f"(?P<s{i}>{spec.header})" for i, spec in enumerate(schema.sections))
-        after_newline = re.compile(f"\\n(?:{alts})", re.IGNORECASE | re.MULTILINE)
-    return _Compiled(headers, closes, singles, by_group, after_newline)
+    names = tuple(spec.name for spec in schema.sections)
+    numbered = tuple(spec.numbered for spec in schema.sections)
+    return _Compiled(headers, closes, singles, by_group, after_newline, names, numbered)
 
 
 def _header_matches(comp: _Compiled, text: str) -> list[tuple[int, int, re.Match[str]]]:
@@ -265,15 +286,14 @@ def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
 
 def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
     comp = _compiled(schema)
-    closes, singles, by_group = comp.closes, comp.singles, comp.by_group
-    sections = schema.sections
+    closes, singles, by_group, names, numbered = comp.closes, comp.singles, comp.by_group, comp.names, comp.numbered
     found: list[tuple[int, int, int, int | None]] = []  # (header start, header end, spec idx, n)
     for hs, he, m in _header_matches(comp, text):
         idx = by_group.get(m.lastindex)  # type: ignore[arg-type]
         if idx is None:  # not reached for well-formed schemas; the general way
             idx = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("s"))
         n = None
-        if sections[idx].numbered:
+        if numbered[idx]:
             single = singles[idx]
             if single is None:
                 digits = m.group("n")
@@ -284,18 +304,12 @@ def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
             n = int(digits) if digits and len(digits) <= 18 else None
         found.append((hs, he, idx, n))
     hits: list[SectionHit] = []
+    n_found = len(found)
     for j, (hs, he, idx, n) in enumerate(found):
-        end = found[j + 1][0] if j + 1 < len(found) else len(text)
+        end = found[j + 1][0] if j + 1 < n_found else len(text)
         close = closes[idx]
         if close is not None:
             c = close.search(text, he)
             end = c.start() if c is not None else end
-        hits.append(
-            SectionHit(
-                name=sections[idx].name,
-                header_span=(hs, he),
-                body_span=(he, max(he, end)),
-                step_number=n,
-            )
-        )
+        hits.append(SectionHit(names[idx], (hs, he), (he, end if end > he else he), n))
     return hits

@@ -9,6 +9,7 @@ is a user error and raises :class:`RecordError` naming the field.
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,41 @@ class ScoreResult:
         from .explain import explain_result
 
         return explain_result(self, completion)
+
+    # --- pickling: compact, and decoded lazily ---------------------------------------------------
+    # Worker processes send results to the parent, which often needs only ``total`` and
+    # ``components`` (a trainer's rewards). The explanation (``_LAZY`` fields, ~40 objects) travels
+    # as one bytes blob and is decoded on first access, so the parent's cost per result stays
+    # small and its garbage collector has a handful of objects to track instead of dozens.
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        packed = self.__dict__.get("_packed")
+        if packed is None:
+            packed = pickle.dumps(tuple(getattr(self, n) for n in _LAZY), protocol=pickle.HIGHEST_PROTOCOL)
+        return (_restore, (self.total, self.components, self.failures, self.preset, packed))
+
+    def __getattr__(self, name: str) -> Any:
+        """Reached only for a lazy field of an unpickled result that is not decoded yet."""
+        packed = self.__dict__.get("_packed") if name in _LAZY else None
+        if packed is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        d = self.__dict__
+        d.update(zip(_LAZY, pickle.loads(packed), strict=True))
+        d.pop("_packed", None)
+        return d[name]
+
+
+_LAZY = ("breakdown", "answer", "gold", "verdict", "key_steps", "structure")
+for _name in _LAZY:  # a class-level default would answer before __getattr__ is consulted
+    if _name in vars(ScoreResult):
+        delattr(ScoreResult, _name)
+
+
+def _restore(total: float, components: dict[str, float], failures: tuple[Failure, ...], preset: str,
+             packed: bytes) -> ScoreResult:
+    result = object.__new__(ScoreResult)
+    result.__dict__.update(total=total, components=components, failures=failures, preset=preset, _packed=packed)
+    return result
 
 
 # --- input hygiene -------------------------------------------------------------------------------

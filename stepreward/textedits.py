@@ -51,6 +51,21 @@ class Layer:
         return p + 1 + self.in_b[i] - self.out_b[i]
 
 
+@dataclass(frozen=True)
+class Deletions:
+    """A pass that only deleted single characters: the ``k``-th deleted character would have
+    been at output position ``out[k]`` (non-decreasing). The same mapping as the equivalent
+    :class:`Layer`, from one list instead of four."""
+
+    out: list[int]
+
+    def start(self, p: int) -> int:
+        return p + bisect_right(self.out, p)
+
+    def end(self, p: int) -> int:
+        return p + 1 + bisect_right(self.out, p)
+
+
 @dataclass(frozen=True, eq=False)
 class Normalized:
     """A normalised text that can map its spans back to the original text.
@@ -62,7 +77,7 @@ class Normalized:
     text: str
     source_len: int
     offset: int = 0
-    layers: tuple[Layer, ...] = ()
+    layers: tuple[Layer | Deletions, ...] = ()
 
     def char_start(self, p: int) -> int:
         """Original offset where normalised character (or insertion point) ``p`` starts."""
@@ -95,22 +110,23 @@ class NormalizedJoin:
     parts: tuple[Normalized, ...]
     part_starts: tuple[int, ...]  # index in ``text`` where each part begins
     source_len: int
+    shifts: tuple[int, ...] = ()  # added to each part's original offsets (a part shared by places)
 
-    def _locate(self, p: int) -> tuple[Normalized, int]:
+    def _locate(self, p: int) -> tuple[Normalized, int, int]:
         i = max(0, bisect_right(self.part_starts, p) - 1)
-        return self.parts[i], p - self.part_starts[i]
+        return self.parts[i], p - self.part_starts[i], self.shifts[i] if self.shifts else 0
 
     def span(self, start: int, end: int) -> Span:
         """Map the joined span ``[start, end)`` to a span of the original text."""
         n = len(self.text)
         start = max(0, min(start, n))
         end = max(start, min(end, n))
-        part, ls = self._locate(start)
-        s = part.char_start(min(ls, len(part.text)))
+        part, ls, shift = self._locate(start)
+        s = part.char_start(min(ls, len(part.text))) + shift
         if start == end:
             return (s, s)
-        part, le = self._locate(end - 1)
-        e = part.char_end(le) if le < len(part.text) else part.char_start(len(part.text))
+        part, le, shift = self._locate(end - 1)
+        e = (part.char_end(le) if le < len(part.text) else part.char_start(len(part.text))) + shift
         return (s, max(s, e))
 
 
@@ -154,9 +170,13 @@ def apply_matches(matches: Iterable[re.Match[str]], repl: Repl, text: str, layer
     return apply_edits(text, edits, layers)
 
 
-def concat(parts: list[Normalized], sep: str = "\n") -> Normalized | NormalizedJoin:
-    """Join normalised pieces of one original text (a separator maps to the end of the piece before)."""
-    if len(parts) == 1:
+def concat(parts: list[Normalized], sep: str = "\n", shifts: list[int] | None = None) -> Normalized | NormalizedJoin:
+    """Join normalised pieces of one original text (a separator maps to the end of the piece before).
+
+    With ``shifts``, piece ``i`` stands at ``shifts[i]`` plus its own offsets in the original text,
+    so one normalised piece can serve every place where the same text repeats.
+    """
+    if len(parts) == 1 and not shifts:
         return parts[0]
     starts: list[int] = []
     pos = 0
@@ -164,4 +184,5 @@ def concat(parts: list[Normalized], sep: str = "\n") -> Normalized | NormalizedJ
         starts.append(pos)
         pos += len(p.text) + len(sep)
     source_len = parts[0].source_len if parts else 0
-    return NormalizedJoin(sep.join(p.text for p in parts), tuple(parts), tuple(starts), source_len)
+    return NormalizedJoin(sep.join([p.text for p in parts]), tuple(parts), tuple(starts), source_len,
+                          tuple(shifts) if shifts else ())

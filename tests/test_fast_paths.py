@@ -7,7 +7,9 @@ hypothesis-generated text built from the characters each shortcut cares about.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,10 +43,16 @@ def _run(fn, text: str) -> tuple[str, list]:
     return fn(text, layers), layers
 
 
-@given(_texts(" ", "\n", "  ", "\t", "a", "Z", "9", ".", ",", "=", "+", "_", "(", "é", "π", "\u00a0", ". 5", "5 ,", "x = 3"))
+@given(_texts(" ", "\n", "  ", "\t", "a", "Z", "9", ".", ",", "=", "+", "_", "(", "é", "π", "\u00a0", ". 5", "5 ,", "x = 3",
+              "÷", "ß", "\u0663", "\u1369", "\u00b2", "Ａ", "\u2167"))
 @PROPS
 def test_whitespace_fast_paths_match_the_generic_pass(text: str) -> None:
     _same_mapping(text, _run(_ws_pass, text), _run(_ws_pass_generic, text))
+
+
+def test_unicode_alnum_class_is_str_isalnum_for_every_code_point() -> None:
+    alnum = re.compile(r"[^\W_]")
+    assert [cp for cp in range(sys.maxunicode + 1) if chr(cp).isalnum() != bool(alnum.match(chr(cp)))] == []
 
 
 @given(_texts("a", " ", "π", "é", "÷", "×", "²", "³", "⁻", "¹", "\u200b", "\u202e", "Ａ", "∑", "ſ", "🙂"))
@@ -216,3 +224,27 @@ def test_anchor_shortcut_leaves_case_folding_to_the_regex() -> None:
     assert extract.from_anchor("so the anſwer is: 7").text == "7"  # re.I folds "ſ" to "s"
     assert extract.from_anchor("so the ANSWER is: 7").text == "7"
     assert extract.from_anchor("no anchor here: 7") is None
+
+
+@given(_texts("### Step 1:", "## step 12.", "#### Rationales", "\n", " ", "#", "**", "*", "x", "\t", "#######",
+              "### Image Description:", "### The final answer is:", "###  **Let's think step by step.**", "step 3"))
+@PROPS
+def test_factored_header_prefix_finds_what_the_plain_alternation_finds(text: str) -> None:
+    sch = schema.MULBERRY
+    assert schema._compiled(sch).headers.pattern.startswith("^" + schema._H)  # factored
+    plain = re.compile(
+        "|".join(f"(?:^(?P<s{i}>{spec.header}))" for i, spec in enumerate(sch.sections)), re.IGNORECASE | re.MULTILINE
+    )
+    comp = schema._compiled(sch)
+    expected = [(m.span(), m.lastgroup, m.group("n")) for m in plain.finditer(text)]
+    got = [((a, b), f"s{comp.by_group[m.lastindex]}", m.group("n")) for a, b, m in schema._header_matches(comp, text)]
+    assert got == expected
+
+
+def test_forms_that_normalise_alike_share_one_analysis() -> None:
+    from stepreward.keystep_search import analyse_form
+
+    a, b = analyse_form("\\frac{6}{3}=2"), analyse_form("6 / 3 = 2")
+    assert (a.raw, b.raw) == ("\\frac{6}{3}=2", "6 / 3 = 2")
+    assert dataclasses.replace(a, raw="") == dataclasses.replace(b, raw="")
+    assert a.kind == "equation" and a.math == "6/3=2"

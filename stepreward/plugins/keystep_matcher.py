@@ -74,24 +74,28 @@ def _match_step(step: KeyStep, text: str, doc: SearchDoc, config: RewardConfig) 
     when a stage needs its kind: most key steps are found as written or normalised."""
 
     def hit(form: str, span: Span, method: str, score: float = 1.0) -> KeyStepMatch:
-        return KeyStepMatch(
-            index=step.index, forms=step.forms, matched=True, form=form, span=span,
-            matched_text=text[span[0] : span[1]], method=method, score=score,
-        )
+        # (positional: index, forms, matched, form, span, matched_text, method, score)
+        return KeyStepMatch(step.index, step.forms, True, form, span, text[span[0] : span[1]], method, score)
 
     for raw in step.forms:
         if raw in text:  # (a substring test first: most forms are not in the text at all)
             i = first_bounded(text, raw, doc.occurrences(raw), raw)
             if i >= 0:
                 return hit(raw, (i, i + len(raw)), "exact")
+    # Alternatives that normalise alike ("x = 3", "x=3", "\\frac{6}{3}", "6/3") are one search: the
+    # first of them in the step's order stands for all (stages 2-4 depend only on the normal form)
+    distinct: dict[str, str] = {}
     for raw in step.forms:
         norm = form_norm(raw)  # a form like "$$" normalises to nothing
+        if norm and norm not in distinct:
+            distinct[norm] = raw
+    for norm, raw in distinct.items():
         t = doc.norm.text
-        if norm and norm in t:
+        if norm in t:
             i = first_bounded(t, norm, occurrences(t, norm), raw)
             if i >= 0:
                 return hit(raw, doc.norm.span(i, i + len(norm)), "normalised")
-    forms = [analyse_form(raw) for raw in step.forms if form_norm(raw)]
+    forms = [analyse_form(raw) for raw in distinct.values()]
     closest: tuple[FormInfo, Found] | None = None
     ks = config.keysteps
     for f in forms:

@@ -33,6 +33,7 @@ FLAVOR = "stepreward"
 _MAX_LISTED = 20  # longest number list quoted in a reason
 _OPEN, _CLOSE = "([{", ")]}"
 _EXTENT_TOKENS = re.compile(r"\\[\s\S]|\$\$?|[()\[\]{}\n]")  # an escape, $$ or $, a bracket, a newline
+_NON_BLANK = re.compile(r"\S")  # (str.isspace() is the regex engine's \s: "not body.strip()" without a copy)
 
 
 def _listed(numbers: list[int | None]) -> str:
@@ -120,7 +121,7 @@ def _completeness(
                     reasons.append(f"section {_label(h)} is not closed")
         if not (essential and (spec.non_empty or spec.name == schema.answer_section)):
             continue
-        empty = [h for h in found if not _body(text, h).strip()]
+        empty = [h for h in found if _NON_BLANK.search(text, *h.body_span) is None]
         if len(empty) == len(found):
             missing.append(spec.name)
             reasons.append(f"section {spec.name!r} is empty")
