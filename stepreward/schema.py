@@ -208,11 +208,31 @@ def _header_matches(comp: _Compiled, text: str) -> list[tuple[int, int, re.Match
     When every header must start a line, a second pattern led by a literal ``\n`` finds the
     headers that start the following lines: the regex engine scans for a literal fast but has no
     fast scan for ``^`` (several times faster on long texts). The match object is the one of
-    whichever pattern found the header (its groups are numbered alike). An empty header match
-    (odd custom regex) falls back to ``finditer``'s semantics.
+    whichever pattern found the header (its groups are numbered alike). A header that ends with
+    a newline (the next header may then start right after it) takes the general loop; an empty
+    header match (odd custom regex) falls back to ``finditer``'s semantics.
     """
     if comp.after_newline is None:
         return [(m.start(), m.end(), m) for m in comp.headers.finditer(text)]
+    out: list[tuple[int, int, re.Match[str]]] = []
+    pos = 0
+    first = comp.headers.match(text)
+    if first is not None:
+        if first.end() == 0 or text[first.end() - 1] == "\n":
+            return _header_loop(comp, text)
+        out.append((0, first.end(), first))
+        pos = first.end()
+    for m in comp.after_newline.finditer(text, pos):
+        end = m.end()
+        if end == m.start() + 1 or text[end - 1] == "\n":
+            return _header_loop(comp, text)
+        out.append((m.start() + 1, end, m))
+    return out
+
+
+def _header_loop(comp: _Compiled, text: str) -> list[tuple[int, int, re.Match[str]]]:
+    """:func:`_header_matches` one header at a time (a header may end with a newline)."""
+    assert comp.after_newline is not None
     out: list[tuple[int, int, re.Match[str]]] = []
     match, search = comp.headers.match, comp.after_newline.search
     pos, line_start = 0, True
@@ -287,8 +307,11 @@ def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
 def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
     comp = _compiled(schema)
     closes, singles, by_group, names, numbered = comp.closes, comp.singles, comp.by_group, comp.names, comp.numbered
-    found: list[tuple[int, int, int, int | None]] = []  # (header start, header end, spec idx, n)
-    for hs, he, m in _header_matches(comp, text):
+    heads = _header_matches(comp, text)
+    hits: list[SectionHit] = []
+    ends = [hs for hs, _, _ in heads]
+    ends.append(len(text))
+    for j, (hs, he, m) in enumerate(heads):
         idx = by_group.get(m.lastindex)  # type: ignore[arg-type]
         if idx is None:  # not reached for well-formed schemas; the general way
             idx = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("s"))
@@ -302,11 +325,7 @@ def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
                 digits = sm.group("n") if sm else None
             # more than 18 digits is no step number (and int() refuses > 4300 digits)
             n = int(digits) if digits and len(digits) <= 18 else None
-        found.append((hs, he, idx, n))
-    hits: list[SectionHit] = []
-    n_found = len(found)
-    for j, (hs, he, idx, n) in enumerate(found):
-        end = found[j + 1][0] if j + 1 < n_found else len(text)
+        end = ends[j + 1]
         close = closes[idx]
         if close is not None:
             c = close.search(text, he)

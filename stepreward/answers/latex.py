@@ -43,6 +43,8 @@ class Box:
 
 def find_boxes(text: str) -> list[Box]:
     """All top-level boxes in text order (a box nested in a complete box is skipped)."""
+    if _BOX.search(text) is None:
+        return []
     closes = match_braces(text)
     boxes: list[Box] = []
     covered_until = -1
@@ -93,6 +95,8 @@ def _split_points(sep: str) -> re.Pattern[str]:
 
 def split_top(s: str, sep: str) -> list[str]:
     """Split ``s`` on ``sep`` where no bracket is open (brackets of any kind nest together)."""
+    if sep not in s:  # nothing to split (most answers): skip the bracket walk
+        return [s.strip()]
     depth, parts, last, n = 0, [], 0, len(s)
     points = _split_points(sep)
     m = points.search(s)

@@ -55,7 +55,9 @@ def answer_extent(body: str) -> tuple[int, int]:
     """
     start = len(body) - len(body.lstrip())
     first_nl = body.find("\n", start)
-    first_line_end = len(body) if first_nl < 0 else first_nl
+    if first_nl < 0:  # one line: it is the answer, whatever its brackets
+        return start, len(body)
+    first_line_end = first_nl
     depth = env = 0
     math = False
     for m in _EXTENT_TOKENS.finditer(body, start):  # only these characters matter: jump between them
