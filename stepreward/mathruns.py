@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 SEED_REACH = 32  # see _runs
@@ -99,12 +100,14 @@ def _runs(t: str) -> list[re.Match[str]]:
     around such *seed* characters (``SEED_REACH`` characters either side; a run reaching further
     into letters and spaces than that is cut).
     """
-    out: list[re.Match[str]] = []
+    return [m for m in _run_matches(t) if _SIGNIFICANT_RE.search(t, m.start(), m.end())]
+
+
+def _run_matches(t: str) -> Iterator[re.Match[str]]:
+    """Every run in the seed windows, significant or not (:func:`_runs` keeps the significant)."""
     n = len(t)
     for a, b in _seed_clusters(t):  # seeds less than 2 * SEED_REACH apart share a window
-        lo, hi = max(0, a - SEED_REACH), min(n, b + SEED_REACH)
-        out += [m for m in _RUN_RE.finditer(t, lo, hi) if _SIGNIFICANT_RE.search(t, m.start(), m.end())]
-    return out
+        yield from _RUN_RE.finditer(t, max(0, a - SEED_REACH), min(n, b + SEED_REACH))
 
 
 def _seed_clusters(t: str) -> list[tuple[int, int]]:
@@ -158,12 +161,17 @@ def math_chains(t: str, bullets: frozenset[int] = frozenset(), distinct: bool = 
     """
     chains: list[Chain] = []
     memo: dict[tuple[str, bool, bool], _RunChains] = {}
-    split_memo: dict[str, tuple[list[tuple[int, int]], list[str]]] = {}
-    for m in _runs(t):
-        a, run = m.start(), m.group()
-        split = split_memo.get(run)
+    # a run's split, or None when it is not significant (both depend on its text alone)
+    split_memo: dict[str, tuple[list[tuple[int, int]], list[str]] | None] = {}
+    for m in _run_matches(t):
+        run = m.group()
+        if run in split_memo:
+            split = split_memo[run]
+        else:
+            split = split_memo[run] = _split_run(run) if _SIGNIFICANT_RE.search(run) else None
         if split is None:
-            split = split_memo[run] = _split_run(run)
+            continue
+        a = m.start()
         bullet = split[0][0][0] + a in bullets
         word_arg = a > 0 and t[a - 1].isalpha() and t[a] in _OPENERS  # a word's argument: "sin(30)"
         key = (run, bullet, word_arg)
