@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import accumulate
 
 from .textedits import (
     Deletions,
@@ -86,6 +87,27 @@ _NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
 _SUPERSCRIPT_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]")
 
 
+_MANY_NON_ASCII = 64  # from this many non-ASCII characters on, _uni_translate is the faster way
+
+
+def _uni_translate(text: str, chars: set[str], layers: list[Layer]) -> str:
+    """:func:`_uni_pass` for text with many non-ASCII characters and no superscripts: the text is
+    rewritten by ``str.translate`` and the layer records only the replacements that change the
+    length (a one-character replacement maps offsets exactly as no edit does)."""
+    table = {c: r for c in chars if (r := _uni_char(c)) != c}
+    if not table:
+        return text
+    out = text.translate({ord(c): r for c, r in table.items()})
+    resized = [c for c, r in table.items() if len(r) != 1]
+    if resized:
+        in_a = [m.start() for m in re.finditer("[" + re.escape("".join(resized)) + "]", text)]
+        sizes = [len(table[text[i]]) for i in in_a]
+        shift = list(accumulate((n - 1 for n in sizes), initial=0))
+        out_a = [i + d for i, d in zip(in_a, shift, strict=False)]
+        layers.append(Layer(out_a, [o + n for o, n in zip(out_a, sizes, strict=True)], in_a, [i + 1 for i in in_a]))
+    return out
+
+
 def _uni_pass(text: str, layers: list[Layer]) -> str:
     """``sub(_UNI_RE, _uni_repl, ...)`` without the edits that change nothing.
 
@@ -93,6 +115,9 @@ def _uni_pass(text: str, layers: list[Layer]) -> str:
     character into itself, which maps offsets exactly as no edit does; skipping those lets runs
     of non-ASCII text be handled a run at a time instead of a regex match per character.
     """
+    runs = _NON_ASCII_RUN_RE.findall(text)
+    if sum(map(len, runs)) >= _MANY_NON_ASCII and _SUPERSCRIPT_RE.search(text) is None:
+        return _uni_translate(text, set("".join(runs)), layers)
     edits: list[tuple[int, int, str]] = []
     for run in _NON_ASCII_RUN_RE.finditer(text):
         a, s = run.start(), run.group()

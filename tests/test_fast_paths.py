@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from stepreward import mathruns, schema
 from stepreward.answers.latex import match_braces, split_top
 from stepreward.keystep_search import SearchDoc, find_bounded, first_bounded, occurrences
-from stepreward.normalize import _UNI_RE, _uni_pass, _uni_repl, _ws_pass, _ws_pass_generic, normalize
+from stepreward.normalize import (
+    _UNI_RE,
+    _uni_pass,
+    _uni_repl,
+    _uni_translate,
+    _ws_pass,
+    _ws_pass_generic,
+    normalize,
+)
 from stepreward.plugins import extract
 from stepreward.plugins.structure import answer_extent
 from stepreward.textedits import Normalized, sub
@@ -59,6 +67,15 @@ def test_unicode_alnum_class_is_str_isalnum_for_every_code_point() -> None:
 @PROPS
 def test_unicode_pass_skips_only_edits_that_change_nothing(text: str) -> None:
     _same_mapping(text, _run(_uni_pass, text), _run(lambda t, la: sub(_UNI_RE, _uni_repl, t, la), text))
+
+
+@given(_texts("a", " ", "π", "é", "÷", "×", "≠", "≤", "\u200b", "\u202e", "Ａ", "∑", "ſ", "🙂", "ﬁ", "٣", "中文", "x=1",
+              max_size=60))
+@PROPS
+def test_translate_path_of_the_unicode_pass_maps_like_the_plain_pass(text: str) -> None:
+    chars = {c for c in text if ord(c) > 127}
+    _same_mapping(text, _run(lambda t, la: _uni_translate(t, chars, la), text),
+                  _run(lambda t, la: sub(_UNI_RE, _uni_repl, t, la), text))
 
 
 @pytest.mark.parametrize(("latex", "expected"), [

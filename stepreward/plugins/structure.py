@@ -33,7 +33,6 @@ FLAVOR = "stepreward"
 _MAX_LISTED = 20  # longest number list quoted in a reason
 _OPEN, _CLOSE = "([{", ")]}"
 _EXTENT_TOKENS = re.compile(r"\\[\s\S]|\$\$?|[()\[\]{}\n]")  # an escape, $$ or $, a bracket, a newline
-_NON_BLANK = re.compile(r"\S")  # (str.isspace() is the regex engine's \s: "not body.strip()" without a copy)
 
 
 def _listed(numbers: list[int | None]) -> str:
@@ -80,6 +79,11 @@ def answer_extent(body: str) -> tuple[int, int]:
     return start, len(body)
 
 
+def _blank(text: str, a: int, b: int) -> bool:
+    """``not text[a:b].strip()``, without building the stripped copy."""
+    return b <= a or text[a:b].isspace()
+
+
 def _body(text: str, hit: SectionHit) -> str:
     return text[hit.body_span[0] : hit.body_span[1]]
 
@@ -123,7 +127,7 @@ def _completeness(
                     reasons.append(f"section {_label(h)} is not closed")
         if not (essential and (spec.non_empty or spec.name == schema.answer_section)):
             continue
-        empty = [h for h in found if _NON_BLANK.search(text, *h.body_span) is None]
+        empty = [h for h in found if _blank(text, *h.body_span)]
         if len(empty) == len(found):
             missing.append(spec.name)
             reasons.append(f"section {spec.name!r} is empty")
