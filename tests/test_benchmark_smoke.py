@@ -25,3 +25,11 @@ def test_bench_rewards_prints_one_table(capsys):
     assert len({r["solution"] for r in recs[:4]}) == 1 and recs[0]["key_steps"] == recs[3]["key_steps"]
     assert recs[0]["key_steps"] != recs[4]["key_steps"]
     assert make_corpus(8, seed=3) == make_corpus(8, seed=3)
+
+
+def test_bench_instructions_child_modes_run_without_valgrind():
+    sys.path.insert(0, str(BENCH))
+    import bench_instructions
+
+    for approach in ("ours", "official"):
+        bench_instructions._child(approach, 8, 0.25, score=True)  # what valgrind runs, natively
