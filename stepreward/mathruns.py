@@ -55,6 +55,8 @@ _SEED_01 = bytes(49 if re.fullmatch(_SEED, chr(c)) else 48 for c in range(256)) 
 # _SEED_CLUSTERS_RE, several times faster on prose and on floods of seeds alike
 _SEED_CLUSTERS_01 = re.compile(b"11*(?:0{1,%d}11*)*" % (2 * SEED_REACH))
 REL_RE = re.compile(r"<=|>=|!=|=|<|>")
+_NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
+_DIGIT_RE = re.compile(r"\d")
 _OPENERS, _CLOSERS = "([{", ")]}"
 
 
@@ -111,12 +113,18 @@ def _run_matches(t: str) -> Iterator[re.Match[str]]:
 
 
 def _seed_clusters(t: str) -> list[tuple[int, int]]:
-    """Spans of :data:`_SEED_CLUSTERS_RE` in ``t``. For ASCII text the same search runs on a copy
-    with every seed character mapped to ``1`` and every other to ``0``: the regex engine scans
-    for a literal several times faster than for a character class."""
+    """Spans of :data:`_SEED_CLUSTERS_RE` in ``t``. The same search runs on a copy with every seed
+    character mapped to ``1`` and every other to ``0``: the regex engine scans for a literal
+    several times faster than for a character class. Non-ASCII characters become one ``?`` each
+    (offsets unchanged), after the two non-ASCII seeds (π, √) became ``+``; a non-ASCII decimal
+    digit (also a seed) sends the text to the plain search."""
     if t.isascii():
-        return [m.span() for m in _SEED_CLUSTERS_01.finditer(t.encode("ascii").translate(_SEED_01))]
-    return [m.span() for m in _SEED_CLUSTERS_RE.finditer(t)]
+        b = t.encode("ascii")
+    elif _DIGIT_RE.search("".join(_NON_ASCII_RUN_RE.findall(t))) is None:
+        b = t.replace("\u03c0", "+").replace("\u221a", "+").encode("ascii", "replace")
+    else:
+        return [m.span() for m in _SEED_CLUSTERS_RE.finditer(t)]
+    return [m.span() for m in _SEED_CLUSTERS_01.finditer(b.translate(_SEED_01))]
 
 
 def _split_run(run: str) -> tuple[list[tuple[int, int]], list[str]]:

@@ -97,7 +97,13 @@ def _uni_translate(text: str, chars: set[str], layers: list[Layer]) -> str:
     table = {c: r for c in chars if (r := _uni_char(c)) != c}
     if not table:
         return text
-    out = text.translate({ord(c): r for c, r in table.items()})
+    tr = {ord(c): r for c, r in table.items()}
+    pieces, pos = [], 0
+    for run in _NON_ASCII_RUN_RE.finditer(text):  # translate only the non-ASCII stretches
+        pieces += (text[pos : run.start()], run.group().translate(tr))
+        pos = run.end()
+    pieces.append(text[pos:])
+    out = "".join(pieces)
     resized = [c for c, r in table.items() if len(r) != 1]
     if resized:
         in_a = [m.start() for m in re.finditer("[" + re.escape("".join(resized)) + "]", text)]

@@ -111,7 +111,7 @@ def _reference_runs(t: str) -> list[tuple[int, int]]:
 
 
 @given(_texts("a", "b", "x", " ", "=", "1", "+", "1.5", ".5", "<=", "!=", ">", "*", "/", "^", "_", "%", "(", ")",
-              "\\frac", "sqrt", "word ", "2ab", "ab(", "π", "√", "\n", "-", "a" * 30, " " * 40, "é"))
+              "\\frac", "sqrt", "word ", "2ab", "ab(", "π", "√", "\n", "-", "a" * 30, " " * 40, "é", "\u0663", "中文"))
 @PROPS
 def test_math_runs_match_the_plain_search(text: str) -> None:
     assert [m.span() for m in mathruns._runs(text)] == _reference_runs(text)
