@@ -3,7 +3,7 @@
 Scoring allocates many short-lived containers and keeps every result (~45 tracked objects per
 completion); with the collector on, the growing set of survivors triggers *full* collections
 that traverse the whole heap -- measured at ~13% of in-process scoring time. Our own scoring
-creates no reference cycles (checked by ``tests/test_gcpause.py``), so pausing the collector
+creates no reference cycles (checked by ``tests/test_result_transport.py``), so pausing the collector
 for the length of a batch loses nothing; collection resumes, never skipped, when the batch ends.
 Reference counting frees everything else as usual meanwhile.
 """
