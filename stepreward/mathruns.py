@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .normalize import NON_ASCII_RUN_RE
+
 SEED_REACH = 32  # see _runs
 
 _CMDS = (
@@ -55,7 +57,6 @@ _SEED_01 = bytes(49 if re.fullmatch(_SEED, chr(c)) else 48 for c in range(256)) 
 # _SEED_CLUSTERS_RE, several times faster on prose and on floods of seeds alike
 _SEED_CLUSTERS_01 = re.compile(b"11*(?:0{1,%d}11*)*" % (2 * SEED_REACH))
 REL_RE = re.compile(r"<=|>=|!=|=|<|>")
-_NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
 _DIGIT_RE = re.compile(r"\d")
 _OPENERS, _CLOSERS = "([{", ")]}"
 
@@ -120,7 +121,7 @@ def _seed_clusters(t: str) -> list[tuple[int, int]]:
     digit (also a seed) sends the text to the plain search."""
     if t.isascii():
         b = t.encode("ascii")
-    elif _DIGIT_RE.search("".join(_NON_ASCII_RUN_RE.findall(t))) is None:
+    elif _DIGIT_RE.search("".join(NON_ASCII_RUN_RE.findall(t))) is None:
         b = t.replace("\u03c0", "+").replace("\u221a", "+").encode("ascii", "replace")
     else:
         return [m.span() for m in _SEED_CLUSTERS_RE.finditer(t)]

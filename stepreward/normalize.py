@@ -83,23 +83,24 @@ def _uni_repl(m: re.Match[str]) -> str:
     return _uni_char(s)
 
 
-_NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
+NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")  # shared with stepreward.mathruns
 _SUPERSCRIPT_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]")
 
 
 _MANY_NON_ASCII = 64  # from this many non-ASCII characters on, _uni_translate is the faster way
 
 
-def _uni_translate(text: str, chars: set[str], layers: list[Layer]) -> str:
-    """:func:`_uni_pass` for text with many non-ASCII characters and no superscripts: the text is
-    rewritten by ``str.translate`` and the layer records only the replacements that change the
-    length (a one-character replacement maps offsets exactly as no edit does)."""
-    table = {c: r for c in chars if (r := _uni_char(c)) != c}
+def _uni_translate(text: str, runs: list[re.Match[str]], layers: list[Layer]) -> str:
+    """:func:`_uni_pass` for text with many non-ASCII characters and no superscripts (``runs``:
+    the matches of :data:`NON_ASCII_RUN_RE`): the non-ASCII stretches are rewritten by
+    ``str.translate`` and the layer records only the replacements that change the length (a
+    one-character replacement maps offsets exactly as no edit does)."""
+    table = {c: r for c in set("".join(m.group() for m in runs)) if (r := _uni_char(c)) != c}
     if not table:
         return text
     tr = {ord(c): r for c, r in table.items()}
     pieces, pos = [], 0
-    for run in _NON_ASCII_RUN_RE.finditer(text):  # translate only the non-ASCII stretches
+    for run in runs:
         pieces += (text[pos : run.start()], run.group().translate(tr))
         pos = run.end()
     pieces.append(text[pos:])
@@ -121,11 +122,11 @@ def _uni_pass(text: str, layers: list[Layer]) -> str:
     character into itself, which maps offsets exactly as no edit does; skipping those lets runs
     of non-ASCII text be handled a run at a time instead of a regex match per character.
     """
-    runs = _NON_ASCII_RUN_RE.findall(text)
-    if sum(map(len, runs)) >= _MANY_NON_ASCII and _SUPERSCRIPT_RE.search(text) is None:
-        return _uni_translate(text, set("".join(runs)), layers)
+    runs = list(NON_ASCII_RUN_RE.finditer(text))
+    if sum(m.end() - m.start() for m in runs) >= _MANY_NON_ASCII and _SUPERSCRIPT_RE.search(text) is None:
+        return _uni_translate(text, runs, layers)
     edits: list[tuple[int, int, str]] = []
-    for run in _NON_ASCII_RUN_RE.finditer(text):
+    for run in runs:
         a, s = run.start(), run.group()
         if _SUPERSCRIPT_RE.search(s) is None:
             edits += [(a + k, a + k + 1, r) for k, c in enumerate(s) if (r := _uni_char(c)) != c]
@@ -286,7 +287,7 @@ def _ws_pass(text: str, layers: list[Layer]) -> str:
 
 
 def _has_non_ascii_digit(text: str) -> bool:
-    return any(c.isdigit() for run in _NON_ASCII_RUN_RE.findall(text) for c in run)
+    return any(c.isdigit() for run in NON_ASCII_RUN_RE.findall(text) for c in run)
 
 
 def _lower(text: str) -> str:

@@ -20,6 +20,7 @@ from stepreward.answers.latex import match_braces, split_top
 from stepreward.keystep_search import SearchDoc, find_bounded, first_bounded, occurrences
 from stepreward.normalize import (
     _UNI_RE,
+    NON_ASCII_RUN_RE,
     _uni_pass,
     _uni_repl,
     _uni_translate,
@@ -73,8 +74,8 @@ def test_unicode_pass_skips_only_edits_that_change_nothing(text: str) -> None:
               max_size=60))
 @PROPS
 def test_translate_path_of_the_unicode_pass_maps_like_the_plain_pass(text: str) -> None:
-    chars = {c for c in text if ord(c) > 127}
-    _same_mapping(text, _run(lambda t, la: _uni_translate(t, chars, la), text),
+    runs = list(NON_ASCII_RUN_RE.finditer(text))
+    _same_mapping(text, _run(lambda t, la: _uni_translate(t, runs, la), text),
                   _run(lambda t, la: sub(_UNI_RE, _uni_repl, t, la), text))
 
 

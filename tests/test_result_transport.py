@@ -48,13 +48,13 @@ def test_defaults_still_apply_to_results_built_directly():
     assert (r.breakdown, r.answer, r.key_steps, r.structure, r.failures) == ({}, None, None, None, ())
 
 
-def test_pooled_results_equal_serial_ones():
+def test_pooled_results_arrive_packed_and_decode_to_the_serial_ones():
     recs = [{"completion": GOOD.replace("6/3 = 2", f"6/3 = {k}"), "solution": SOLUTION, "key_steps": KEY_STEPS}
             for k in range(8)]
-    pooled = score_batch(recs, workers=2)
-    assert [r.key_steps.score for r in pooled] == [
-        stepreward.score(r["completion"], solution=SOLUTION, key_steps=KEY_STEPS).key_steps.score for r in recs
-    ]
+    pooled = score_batch(recs, workers=2).results
+    assert all("_packed" in r.__dict__ for r in pooled)  # only total/components/failures/preset decoded
+    assert pooled == [stepreward.score(r["completion"], solution=SOLUTION, key_steps=KEY_STEPS) for r in recs]
+    assert not any("_packed" in r.__dict__ for r in pooled)
 
 
 def test_gc_paused_restores_the_callers_state():
