@@ -63,6 +63,9 @@ def load_model(path: str, cfg: ModelConfig, *, trainable: bool = True) -> Any:
     if not trainable:
         model.eval().requires_grad_(False)
         return model
+    # from_pretrained returns eval mode; transformers applies gradient checkpointing only in train
+    # mode, so without this `gradient_checkpointing: true` silently did nothing
+    model.train()
     if cfg.gradient_checkpointing:
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})

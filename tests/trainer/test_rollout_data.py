@@ -125,3 +125,20 @@ def test_sampler_is_resumable_and_splits_ranks() -> None:
     resumed.load_state_dict(state)
     assert resumed.next_batch(4, 0, 2) == nxt
     assert r0.epoch == 1
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_policy_loads_in_train_mode_so_gradient_checkpointing_takes_effect(tiny_model_dir: Path, checkpointing: bool) -> None:
+    # from_pretrained returns eval mode, where transformers skips gradient checkpointing: the
+    # policy must come back in train mode, and a checkpointed layer then runs again in backward
+    from reference_trainer.config import ModelConfig
+
+    model = load_model(str(tiny_model_dir), ModelConfig(tiny=True, gradient_checkpointing=checkpointing))
+    assert model.training
+    layer = next(m for m in model.modules() if type(m).__name__.endswith("DecoderLayer"))
+    calls: list[int] = []
+    # a pre-hook inside the checkpointed forward (recomputation stops early, before forward hooks)
+    layer.mlp.register_forward_pre_hook(lambda *_: calls.append(1))
+    ids = torch.randint(0, 100, (1, 8))
+    model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.float().mean().backward()
+    assert len(calls) == (2 if checkpointing else 1)
