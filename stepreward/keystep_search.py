@@ -15,14 +15,14 @@ Confirmation (symbolic and fuzzy) lives in :mod:`stepreward.keystep_confirm`.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .guard import GuardRefused
 from .mathexpr import Expr, MathParseError, gate_numbers, parse_relation_normalised_cached
-from .mathruns import Chain, math_chains
+from .mathruns import Chain, context_free, math_chains
 from .normalize import normalize, normalize_text
 from .textedits import Normalized, NormalizedJoin, concat
 from .types import Span
@@ -203,13 +203,43 @@ class SearchDoc:
     @property
     def chains(self) -> list[Chain]:
         if self._chains is None:
-            t = self.norm.text
-            dashes = [m.end() - 1 for m in _NL_DASH_RE.finditer(t)]  # a "-" starting a line
-            if t.startswith("-"):
-                dashes.append(0)
-            bullets = frozenset(i for i in dashes if self._space_after(i))
-            self._chains = math_chains(t, bullets, distinct=True)  # repeats add no candidate
+            bullets = self._bullets()
+            # repeats add no candidate; repeated sections are not even scanned
+            self._chains = math_chains(self.norm.text, bullets, distinct=True, skip=self._repeats(bullets))
         return self._chains
+
+    def _bullets(self) -> frozenset[int]:
+        """Positions of list bullets: a ``-`` starting a line, followed by a blank in the original."""
+        t = self.norm.text
+        dashes = [m.end() - 1 for m in _NL_DASH_RE.finditer(t)]  # a "-" starting a line
+        if t.startswith("-"):
+            dashes.append(0)
+        return frozenset(i for i in dashes if self._space_after(i))
+
+    def _repeats(self, bullets: frozenset[int]) -> list[tuple[int, int]]:
+        """Ranges of the joined text that repeat an earlier searched section whose math runs do not
+        depend on their surroundings (:func:`stepreward.mathruns.context_free`), with its bullets in
+        the same places: their chains are all duplicates. Adjacent ranges are merged."""
+        norm = self._norm
+        if not isinstance(norm, NormalizedJoin) or len(norm.parts) < 2:
+            return []
+        firsts: dict[int, tuple[int, bool]] = {}  # id(piece) -> (first start, context-free)
+        marks = sorted(bullets)
+        out: list[tuple[int, int]] = []
+        for part, start in zip(norm.parts, norm.part_starts, strict=True):
+            seen = firsts.get(id(part))
+            if seen is None:
+                firsts[id(part)] = (start, context_free(part.text))
+                continue
+            first, free = seen
+            end = start + len(part.text)
+            if not free or (marks and _marks_in(marks, start, end) != _marks_in(marks, first, first + len(part.text))):
+                continue
+            if out and out[-1][1] + 1 >= start:  # only the separator between: one range
+                out[-1] = (out[-1][0], end)
+            else:
+                out.append((start, end))
+        return out
 
     def _space_after(self, i: int) -> bool:
         e = self.norm.span(i, i + 1)[1]
@@ -247,6 +277,11 @@ class SearchDoc:
                         columns[i].append(texts[j])
             self._units[k] = (strings, units, columns)
         return self._units[k]
+
+
+def _marks_in(marks: list[int], a: int, b: int) -> list[int]:
+    """The sorted ``marks`` inside ``[a, b)``, relative to ``a``."""
+    return [m - a for m in marks[bisect_left(marks, a) : bisect_left(marks, b)]]
 
 
 # --- key-step forms ------------------------------------------------------------------------------

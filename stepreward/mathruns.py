@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .normalize import NON_ASCII_RUN_RE
@@ -58,6 +58,7 @@ _SEED_01 = bytes(49 if re.fullmatch(_SEED, chr(c)) else 48 for c in range(256)) 
 _SEED_CLUSTERS_01 = re.compile(b"11*(?:0{1,%d}11*)*" % (2 * SEED_REACH))
 REL_RE = re.compile(r"<=|>=|!=|=|<|>")
 _DIGIT_RE = re.compile(r"\d")
+_LONG = 64  # from this length on, a side or run is checked with str.find before a regex scan
 _OPENERS, _CLOSERS = "([{", ")]}"
 
 
@@ -68,7 +69,9 @@ def _clean(t: str, a: int, b: int) -> tuple[int, int]:
     while b > a and t[b - 1] in " *":
         b -= 1
     depth = low = 0
-    for c in _BRACKET_RE.findall(t, a, b):  # only brackets move the depth
+    # only brackets move the depth (a long side without any: no scan; "in" runs at memchr speed)
+    brackets = b - a < _LONG or any(c in t[a:b] for c in "()[]{}")
+    for c in _BRACKET_RE.findall(t, a, b) if brackets else ():
         if c in _OPENERS:
             depth += 1
         else:
@@ -106,11 +109,34 @@ def _runs(t: str) -> list[re.Match[str]]:
     return [m for m in _run_matches(t) if _SIGNIFICANT_RE.search(t, m.start(), m.end())]
 
 
-def _run_matches(t: str) -> Iterator[re.Match[str]]:
-    """Every run in the seed windows, significant or not (:func:`_runs` keeps the significant)."""
-    n = len(t)
+def _run_matches(t: str, skip: Sequence[tuple[int, int]] = ()) -> Iterator[re.Match[str]]:
+    """Every run in the seed windows, significant or not (:func:`_runs` keeps the significant).
+
+    ``skip``: ordered, disjoint ``[start, end)`` ranges not to scan, each bounded by newlines or
+    the text's ends (no run crosses a newline, and every lookaround of the run pattern reads one
+    character: the runs outside are found as with a full scan).
+    """
+    n, k = len(t), 0
     for a, b in _seed_clusters(t):  # seeds less than 2 * SEED_REACH apart share a window
-        yield from _RUN_RE.finditer(t, max(0, a - SEED_REACH), min(n, b + SEED_REACH))
+        pos, end = max(0, a - SEED_REACH), min(n, b + SEED_REACH)
+        while k < len(skip) and skip[k][1] <= pos:
+            k += 1
+        j = k
+        while j < len(skip) and skip[j][0] < end:
+            if skip[j][0] > pos:
+                yield from _RUN_RE.finditer(t, pos, skip[j][0])
+            pos = max(pos, skip[j][1])
+            j += 1
+        if pos < end:
+            yield from _RUN_RE.finditer(t, pos, end)
+
+
+def context_free(t: str) -> bool:
+    """Whether the runs of ``t`` are the same wherever ``t`` stands as a whole line-bounded piece of
+    a longer text: it has no seed, or one seed window spans all of it (no window edge can cut a
+    run differently)."""
+    clusters = _seed_clusters(t)
+    return not clusters or (len(clusters) == 1 and clusters[0][0] <= SEED_REACH and clusters[0][1] + SEED_REACH >= len(t))
 
 
 def _seed_clusters(t: str) -> list[tuple[int, int]]:
@@ -133,7 +159,13 @@ def _split_run(run: str) -> tuple[list[tuple[int, int]], list[str]]:
     sides: list[tuple[int, int]] = []
     ops: list[str] = []
     pos = 0
-    for r in REL_RE.finditer(run):
+    lo, hi = 0, len(run)
+    if hi > _LONG:  # a long run: scan only from its first to its last "<", ">" or "=" (an op
+        # starts at most one character before one of those, "!=", and ends on one)
+        found = [i for c in "<=>" if (i := run.find(c)) >= 0]
+        lo = max(0, min(found) - 1) if found else hi
+        hi = max(run.rfind(c) for c in "<=>") + 1
+    for r in REL_RE.finditer(run, lo, max(lo, hi)):
         sides.append(_clean(run, pos, r.start()))
         ops.append(r.group())
         pos = r.end()
@@ -160,19 +192,23 @@ def _assemble(sides: list[tuple[int, int]], ops: list[str]) -> _RunChains:
     return out
 
 
-def math_chains(t: str, bullets: frozenset[int] = frozenset(), distinct: bool = False) -> list[Chain]:
+def math_chains(
+    t: str, bullets: frozenset[int] = frozenset(), distinct: bool = False, skip: Sequence[tuple[int, int]] = ()
+) -> list[Chain]:
     """The math runs of a normalised text, split into chains at relation operators.
 
     ``bullets``: positions of ``-`` characters that are list bullets (dropped from a side).
     A run's chains depend only on its text and two facts about its start, so a run that repeats
     (``6/3 = 2`` two thousand times) is analysed once; with ``distinct`` only its first
-    occurrence is kept (the later ones have the same side texts).
+    occurrence is kept (the later ones have the same side texts). ``skip``: ranges not scanned
+    (see :func:`_run_matches`); with ``distinct``, the caller skips only repeats of earlier text
+    that would add nothing.
     """
     chains: list[Chain] = []
     memo: dict[tuple[str, bool, bool], _RunChains] = {}
     # a run's split, or None when it is not significant (both depend on its text alone)
     split_memo: dict[str, tuple[list[tuple[int, int]], list[str]] | None] = {}
-    for m in _run_matches(t):
+    for m in _run_matches(t, skip):
         run = m.group()
         if run in split_memo:
             split = split_memo[run]

@@ -233,6 +233,8 @@ _WS_RE = re.compile(f"{_WS}(?:{_WS}+|(?<![^\\W_]{_WS})|(?![^\\W_])|(?<=[^ ]))")
 _LONE_SPACE_RE = re.compile(r" (?![ \n])(?<![ \n] )(?:(?<![^\W_] )|(?![^\W_]))")
 _SPACE_RUN_RE = re.compile(r" (?<![ \n] )[ \n]+")
 _NEWLINE_RUN_RE = re.compile(r"\n(?<![ \n]\n)[ \n]+")
+# "\n\n", " \n" or "\n " somewhere: led by a literal, one scan instead of three
+_NEWLINE_RUN_HINT = re.compile(r"\n(?:[\n ]|(?<= \n))")
 # ...and, in ASCII text without runs (a space's neighbours are not whitespace), exactly the lone
 # spaces _ws_pass deletes: beside a non-alphanumeric, but not between a "." or "," and a digit
 # ("end. 6" must not read ".6")
@@ -270,7 +272,7 @@ def _ws_pass_generic(text: str, layers: list[Layer]) -> str:
 def _ws_pass(text: str, layers: list[Layer]) -> str:
     if "\t" in text or "\r" in text or "\f" in text or "\v" in text:
         return _ws_pass_generic(text, layers)
-    has_runs = "  " in text or "\n\n" in text or " \n" in text or "\n " in text
+    has_runs = "  " in text or _NEWLINE_RUN_HINT.search(text) is not None
     runs = [*_SPACE_RUN_RE.finditer(text), *_NEWLINE_RUN_RE.finditer(text)] if has_runs else []
     ascii_text = text.isascii()
     if runs or (not ascii_text and _has_non_ascii_digit(text)):
@@ -279,11 +281,13 @@ def _ws_pass(text: str, layers: list[Layer]) -> str:
     # the common case: single spaces and newlines only. Every edit deletes one space, and the
     # regex decides which (no non-ASCII digit: str.isdigit() is [0-9]), so no Python runs per match.
     pattern = _LONE_SPACE_CUT_RE if ascii_text else _LONE_SPACE_CUT_U_RE
-    cut = [m.start() for m in pattern.finditer(text)]
-    if not cut:
+    pieces = pattern.split(text)  # (no group in the pattern: just the text between cut spaces)
+    if len(pieces) == 1:
         return text
-    layers.append(Deletions([a - k for k, a in enumerate(cut)]))
-    return "".join([text[a + 1 : b] for a, b in zip([-1, *cut], [*cut, len(text)], strict=True)])
+    at = list(accumulate(map(len, pieces)))  # where each deletion falls in the result
+    at.pop()
+    layers.append(Deletions(at))
+    return "".join(pieces)
 
 
 def _has_non_ascii_digit(text: str) -> bool:
@@ -291,10 +295,16 @@ def _has_non_ascii_digit(text: str) -> bool:
 
 
 def _lower(text: str) -> str:
+    """``text.lower()``, except that a character whose lowercase is longer (``İ``) stays as it is."""
     low = text.lower()
     if len(low) == len(text):
         return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    keep = "".join(c for c in set(text) if len(c.lower()) != 1)
+    if "\u03a3" in text:  # (final sigma: lowercasing depends on the neighbours, so one at a time)
+        return "".join(c if c in keep else c.lower() for c in text)
+    parts = re.split(f"([{re.escape(keep)}])", text)  # the kept characters at odd indices
+    parts[::2] = [p.lower() for p in parts[::2]]
+    return "".join(parts)
 
 
 def normalize(text: str, *, lower: bool = False, offset: int = 0, source_len: int | None = None) -> Normalized:

@@ -292,16 +292,22 @@ def split_sections(text: str, schema: FormatSchema) -> list[SectionHit]:
     ``text``; strip them yourself. The last few results are cached (a completion is split by
     several hooks).
     """
+    return list(find_sections(text, schema))
+
+
+def find_sections(text: str, schema: FormatSchema) -> tuple[SectionHit, ...]:
+    """:func:`split_sections` as the cached tuple itself (no copy: the hooks of one completion
+    share it)."""
     key = (id(schema), text)
     hit = _split_cache.get(key)
     if hit is not None and hit[0] is schema:
-        return list(hit[1])
+        return hit[1]
     hits = tuple(_split(text, schema))
     with _cache_lock:
         while len(_split_cache) >= SPLIT_CACHE_SIZE:
             _split_cache.pop(next(iter(_split_cache)))
         _split_cache[key] = (schema, hits)
-    return list(hits)
+    return hits
 
 
 def _split(text: str, schema: FormatSchema) -> list[SectionHit]:

@@ -12,7 +12,7 @@ import re
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from stepreward import mathruns, schema
@@ -21,6 +21,7 @@ from stepreward.keystep_search import SearchDoc, find_bounded, first_bounded, oc
 from stepreward.normalize import (
     _UNI_RE,
     NON_ASCII_RUN_RE,
+    _lower,
     _uni_pass,
     _uni_repl,
     _uni_translate,
@@ -117,6 +118,66 @@ def _reference_runs(t: str) -> list[tuple[int, int]]:
 def test_math_runs_match_the_plain_search(text: str) -> None:
     assert [m.span() for m in mathruns._runs(text)] == _reference_runs(text)
 
+
+
+
+def _plain_clean(t: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and t[a] in " *":
+        a += 1
+    while b > a and t[b - 1] in " *":
+        b -= 1
+    depth = low = 0
+    for c in t[a:b]:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            low = min(low, depth)
+    while low < 0 and b > a and t[b - 1] in ")]}":
+        b, low, depth = b - 1, low + 1, depth + 1
+    while depth > 0 and a < b and t[a] in "([{":
+        a, depth = a + 1, depth - 1
+    while a < b and t[a] == " ":
+        a += 1
+    return a, b
+
+
+@given(_texts("1", "+", "=", "<", ">", "!", "!=", "<=", ">=", "(", ")", "[", "]", "{", "}", " ", "*", "x", "1+" * 40,
+              max_size=60))
+@PROPS
+def test_long_runs_split_like_the_plain_scan(run: str) -> None:
+    ops = list(mathruns.REL_RE.finditer(run))
+    bounds = [0, *[x for m in ops for x in m.span()], len(run)]
+    sides = [_plain_clean(run, bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+    assert mathruns._split_run(run) == (sides, [m.group() for m in ops])
+
+
+@given(_texts("a", "A", "\u0130", "\u03a3", "\u03c3", " ", "\u1e9e", "x.", "Ab", max_size=20))
+@PROPS
+def test_lowercasing_keeps_characters_whose_lowercase_is_longer(text: str) -> None:
+    low = text.lower()
+    expected = low if len(low) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    assert _lower(text) == expected
+
+_PIECE = _texts("a", "x", " ", "=", "1", "+", "6/3", "<=", "(", ")", "word ", "2ab", "-", "\n-", "- ", "\n", "a " * 20,
+                "sqrt", "π", "é", max_size=12)
+
+
+@given(st.lists(_PIECE, min_size=1, max_size=4), st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["#", " ", "x"])),
+                                                       min_size=1, max_size=12))
+@example(pieces=["-"], order=[(0, " "), (0, "x")])  # the same "-" is a bullet once, then not
+@example(pieces=["a " * 20 + "=1"], order=[(0, "#"), (0, "#")])  # a run longer than a seed window
+@PROPS
+def test_chains_skip_repeated_sections_only_when_that_changes_nothing(pieces: list[str], order: list[tuple[int, str]]) -> None:
+    # searched sections that repeat, each followed by some other text (a "-" ending a section is
+    # a bullet or not by what follows it): chains with repeats skipped == a full scan
+    text, spans = "", []
+    for i, after in order:
+        body = pieces[i % len(pieces)]
+        spans.append((len(text), len(text) + len(body)))
+        text += body + after
+    doc = SearchDoc(text, spans)
+    assert doc.chains == mathruns.math_chains(doc.norm.text, doc._bullets(), distinct=True)
 
 @given(_texts("### Step 1:", "### step 12.", "\n", " ", "#", "**", "step 3", "### The final answer is:", "x", "\t",
               "### Image Description:", "### Rationales", "step\n4", "<think>", "</think>", "<answer>", "</answer>"))

@@ -125,10 +125,23 @@ def _balanced(s: str) -> bool:
     return depth == 0
 
 
+_CACHED_CHARS = 256  # answers up to this long are cleaned and parsed once (lru caches below)
+
+
 def clean_answer(s: str) -> str:
-    """Strip presentation wrappers from an answer string (idempotent)."""
+    """Strip presentation wrappers from an answer string (idempotent). Short strings are cached:
+    an answer is cleaned by extraction and comparison alike, and a group's answers repeat."""
     if not isinstance(s, str):
         return ""
+    return _clean_answer_cached(s) if len(s) <= _CACHED_CHARS else _clean_answer(s)
+
+
+@lru_cache(maxsize=8192)
+def _clean_answer_cached(s: str) -> str:
+    return _clean_answer(s)
+
+
+def _clean_answer(s: str) -> str:
     s = s[:MAX_ANSWER_CHARS].strip()
     for _ in range(8):
         t = _unwrap_once(s)
@@ -159,9 +172,15 @@ def strip_units(s: str) -> str:
 
 def parse_number(s: str) -> NumberLiteral | None:
     """Parse a plain numeric literal: ``-3``, ``1,000``, ``0.50``, ``.5``, ``3/4``, ``\\frac{3}{4}``,
-    ``50%`` (units such as ``cm`` or ``^\\circ`` after the number are ignored). ``None`` otherwise."""
+    ``50%`` (units such as ``cm`` or ``^\\circ`` after the number are ignored). ``None`` otherwise.
+    Cached (the result is immutable)."""
     if not isinstance(s, str) or len(s) > 200:
         return None
+    return _parse_number(s)
+
+
+@lru_cache(maxsize=8192)
+def _parse_number(s: str) -> NumberLiteral | None:
     s = strip_units(s.strip())
     m = _NUM_RE.match(s)
     if m:

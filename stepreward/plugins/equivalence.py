@@ -341,8 +341,34 @@ def values_equal(pred: str, gold: str, config: RewardConfig, depth: int = 0) -> 
     return _text_verdict(p.text, g.text, config)
 
 
+# Verdicts by (prediction, gold, config): a group's rollouts mostly give the same few answers to
+# one gold. Verdicts of guard failures (timeout, error, refused) are not kept: they are retried.
+_VERDICTS: dict[tuple[object, ...], tuple[RewardConfig, Verdict]] = {}
+_VERDICTS_MAX = 8192
+_UNCACHED = frozenset({"timeout", "error", "refused"})
+
+
+def _answer_key(a: Answer) -> tuple[object, ...]:
+    """What :func:`compare` reads of an answer (not where it was found)."""
+    return (a.text, a.kind, a.choice, a.content) if isinstance(a, Answer) else (type(a).__name__,)
+
+
 def compare(pred: Answer, gold: Answer, config: RewardConfig) -> Verdict:
-    """Decide whether ``pred`` equals ``gold`` (see the module docstring). Never raises."""
+    """Decide whether ``pred`` equals ``gold`` (see the module docstring). Never raises. Decisions
+    are cached per prediction, gold and config (answers are immutable)."""
+    key = (*_answer_key(pred), None, *_answer_key(gold), id(config))
+    hit = _VERDICTS.get(key)
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    v = _compare(pred, gold, config)
+    if v.method not in _UNCACHED:
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        _VERDICTS[key] = (config, v)  # holding config keeps id(config) from being reused
+    return v
+
+
+def _compare(pred: Answer, gold: Answer, config: RewardConfig) -> Verdict:
     try:
         if not isinstance(pred, Answer) or not pred.found:
             return Verdict(False, "no_answer", "no answer was extracted")

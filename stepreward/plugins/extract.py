@@ -33,7 +33,7 @@ from ..answers.latex import find_boxes
 from ..answers.literals import classify
 from ..config import RewardConfig
 from ..hookspecs import hookimpl
-from ..schema import BUILTIN_SCHEMAS, MULBERRY, FormatSchema, resolve_schema, split_sections
+from ..schema import BUILTIN_SCHEMAS, MULBERRY, FormatSchema, find_sections, resolve_schema
 from ..types import Answer
 
 FLAVOR = "stepreward"
@@ -115,7 +115,7 @@ def from_answer_section(text: str, schema: FormatSchema) -> Answer | None:
     """Source 1: the last non-blank answer section of ``schema`` (see module docstring)."""
     spec = schema.section(schema.answer_section)
     close = re.compile(spec.close, re.I) if spec.close else None
-    hits = [h for h in split_sections(text, schema) if h.name == schema.answer_section]
+    hits = [h for h in find_sections(text, schema) if h.name == schema.answer_section]
     for hit in reversed(hits):
         s, e = hit.body_span
         if not text[s:e].strip():

@@ -42,7 +42,7 @@ from ..hookspecs import hookimpl
 from ..keystep_confirm import Found, phrase_search, symbolic_search
 from ..keystep_search import FormInfo, SearchDoc, analyse_form, first_bounded, form_norm, occurrences
 from ..keysteps import parse_key_steps
-from ..schema import BUILTIN_SCHEMAS, FormatSchema, resolve_schema, split_sections
+from ..schema import BUILTIN_SCHEMAS, FormatSchema, find_sections, resolve_schema
 from ..types import KeyStep, KeyStepMatch, KeyStepReport, Span
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _scope(text: str, config: RewardConfig) -> tuple[str, list[Span]]:
     schema = _schema(config)
     if mode == "completion" or schema is None or schema.step_section is None:
         return whole
-    spans = [h.body_span for h in split_sections(text, schema) if h.name == schema.step_section]
+    spans = [h.body_span for h in find_sections(text, schema) if h.name == schema.step_section]
     if mode == "auto" and not spans:
         return whole
     return "steps", spans

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ..config import RewardConfig
 from ..hookspecs import hookimpl
-from ..schema import FormatSchema, SectionSpec, split_sections
+from ..schema import FormatSchema, SectionSpec, find_sections
 from ..types import SectionHit, StructureReport
 
 FLAVOR = "stepreward"
@@ -99,7 +100,7 @@ def _closed(text: str, hit: SectionHit, spec: SectionSpec) -> re.Match[str] | No
     return re.compile(spec.close, re.IGNORECASE).match(text, hit.body_span[1])
 
 
-def _by_name(hits: list[SectionHit]) -> dict[str, list[SectionHit]]:
+def _by_name(hits: Sequence[SectionHit]) -> dict[str, list[SectionHit]]:
     """The hits of each section name, in text order."""
     out: dict[str, list[SectionHit]] = {}
     for h in hits:
@@ -108,7 +109,7 @@ def _by_name(hits: list[SectionHit]) -> dict[str, list[SectionHit]]:
 
 
 def _completeness(
-    text: str, schema: FormatSchema, hits: list[SectionHit], by_name: dict[str, list[SectionHit]] | None = None
+    text: str, schema: FormatSchema, hits: Sequence[SectionHit], by_name: dict[str, list[SectionHit]] | None = None
 ) -> tuple[list[str], list[str]]:
     missing: list[str] = []
     reasons: list[str] = []
@@ -152,7 +153,7 @@ def _numbering(name: str, numbers: list[int | None]) -> str | None:
     return f"{name} numbers {_listed(nums)} are not consecutive"
 
 
-def _order(schema: FormatSchema, hits: list[SectionHit]) -> list[str]:
+def _order(schema: FormatSchema, hits: Sequence[SectionHit]) -> list[str]:
     rank = {s.name: i for i, s in enumerate(schema.sections)}
     reasons: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -170,7 +171,7 @@ def _order(schema: FormatSchema, hits: list[SectionHit]) -> list[str]:
 
 
 def _answer_checks(
-    text: str, schema: FormatSchema, hits: list[SectionHit], answers: list[SectionHit] | None = None
+    text: str, schema: FormatSchema, hits: Sequence[SectionHit], answers: list[SectionHit] | None = None
 ) -> list[str]:
     if answers is None:
         answers = [h for h in hits if h.name == schema.answer_section]
@@ -196,7 +197,7 @@ def _answer_checks(
 
 
 def _logic(
-    text: str, schema: FormatSchema, hits: list[SectionHit], by_name: dict[str, list[SectionHit]] | None = None
+    text: str, schema: FormatSchema, hits: Sequence[SectionHit], by_name: dict[str, list[SectionHit]] | None = None
 ) -> list[str]:
     reasons = _order(schema, hits)
     by_name = _by_name(hits) if by_name is None else by_name
@@ -215,7 +216,7 @@ def validate_structure(text: str, schema: FormatSchema) -> StructureReport:
     """StepRVR's structure report for ``text`` under ``schema`` (see the module docstring)."""
     if not isinstance(text, str):
         return StructureReport(schema.name, False, False, reasons=(f"completion is {type(text).__name__}",))
-    hits = split_sections(text, schema)
+    hits = find_sections(text, schema)
     by_name = _by_name(hits)
     missing, incomplete = _completeness(text, schema, hits, by_name)
     illogical = _logic(text, schema, hits, by_name)
@@ -223,7 +224,7 @@ def validate_structure(text: str, schema: FormatSchema) -> StructureReport:
         schema=schema.name,
         complete=not incomplete,
         logical=not illogical,
-        sections=tuple(hits),
+        sections=hits,
         missing=tuple(missing),
         reasons=tuple(incomplete + illogical),
     )
