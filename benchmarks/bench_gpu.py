@@ -17,7 +17,8 @@ Only two things differ from a real run:
 - The model. While the trainer is built, ``AutoModelForImageTextToText.from_pretrained`` is replaced
   by a random Qwen2-VL with the published dimensions, constructed directly on the device in the
   dtype that ``reference_trainer.modeling.load_model`` asks for (policy: fp32 master weights used
-  under bf16 autocast; reference: bf16), and put in eval mode as ``from_pretrained`` leaves it.
+  under bf16 autocast; reference: bf16), in eval mode as ``from_pretrained`` returns it (``load_model``
+  then puts the policy in train mode).
   The reference model gets a copy of the policy's weights (it would load the same checkpoint).
   ``load_model``'s own handling (dtype, attention implementation, gradient checkpointing) runs.
 - The tokenizer is the repo's offline tiny BPE tokenizer (``reference_trainer/tiny.py``, 512 tokens;
@@ -109,8 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gradient-checkpointing", choices=["config", "on", "off"], default="config",
                    help="config = the run file's (r1vl-2b/7b: on)")
     p.add_argument("--policy-train-mode", action="store_true",
-                   help="put the policy in train mode after it is built (from_pretrained leaves it in eval mode, "
-                        "in which HF skips gradient checkpointing); default: as the trainer runs")
+                   help="force the policy into train mode after it is built (the trainer's load_model already "
+                        "does; HF skips gradient checkpointing in eval mode)")
     p.add_argument("--no-fixed-length", action="store_true", help="do not force min_new_tokens = max_new_tokens")
     p.add_argument("--attn", default="sdpa", help="attention implementation (flash-attn is not installed)")
     p.add_argument("--scoring-replays", type=int, default=5, help="realistic-completion scoring batches timed")

@@ -391,3 +391,24 @@ def test_no_code_execution_or_unguarded_latex_parsing_in_answer_modules():
             assert banned not in src, (mod.__name__, banned)
     assert "from math_verify import" in inspect.getsource(mv)  # only the guarded worker module
     assert "run_limited(mv_equal" in inspect.getsource(eqv)
+
+
+def test_verdicts_are_cached_per_answer_pair_but_guard_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepreward.types import Verdict
+
+    calls: list[str] = []
+
+    def fake(pred: Answer, gold: Answer, config: RewardConfig) -> Verdict:
+        calls.append(pred.text)
+        return Verdict(False, "timeout", "cut off") if len(calls) == 1 else Verdict(True, "exact", "same")
+
+    monkeypatch.setattr(eqv, "_VERDICTS", {})
+    monkeypatch.setattr(eqv, "_compare", fake)
+    cfg = RewardConfig()
+    pred, gold = Answer("7", "number", "answer_section", (0, 1)), Answer("7", "number", "gold")
+    assert compare(pred, gold, cfg).method == "timeout"  # not kept: the next call decides again
+    assert compare(pred, gold, cfg).method == "exact"
+    moved = Answer("7", "number", "boxed", (40, 41))  # found elsewhere: the same decision, cached
+    assert compare(moved, gold, cfg).method == "exact" and len(calls) == 2
+    assert compare(pred, gold, RewardConfig()).method == "exact" and len(calls) == 3  # another config
+    assert compare(Answer("8", "number", "x"), gold, cfg).method == "exact" and calls[-1] == "8"
