@@ -19,6 +19,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from .guard import GuardRefused
 from .mathexpr import Expr, MathParseError, gate_numbers, parse_relation_normalised_cached
@@ -113,8 +114,7 @@ def first_bounded(text: str, needle: str, candidates: Iterable[int], form: str) 
 # --- the searched document -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):
     """A candidate: some sides of one chain (by index) and the operators between them."""
 
     chain: Chain

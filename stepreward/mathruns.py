@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-
-from .normalize import NON_ASCII_RUN_RE
+from functools import lru_cache
+from typing import NamedTuple
 
 SEED_REACH = 32  # see _runs
 
@@ -57,7 +56,7 @@ _SEED_01 = bytes(49 if re.fullmatch(_SEED, chr(c)) else 48 for c in range(256)) 
 # _SEED_CLUSTERS_RE, several times faster on prose and on floods of seeds alike
 _SEED_CLUSTERS_01 = re.compile(b"11*(?:0{1,%d}11*)*" % (2 * SEED_REACH))
 REL_RE = re.compile(r"<=|>=|!=|=|<|>")
-_DIGIT_RE = re.compile(r"\d")
+_NON_ASCII_DECIMAL_RE = re.compile(r"(?![0-9])\d")
 _LONG = 64  # from this length on, a side or run is checked with str.find before a regex scan
 _OPENERS, _CLOSERS = "([{", ")]}"
 
@@ -91,9 +90,10 @@ _Sides = tuple[tuple[int, int], ...]
 _RunChains = list[tuple[_Sides, tuple[str, ...]]]  # a run's chains, positions relative to the run
 
 
-@dataclass(frozen=True)
-class Chain:
-    """``sides[0] ops[0] sides[1] ...``; sides are ``(start, end)`` in the normalised text."""
+class Chain(NamedTuple):
+    """``sides[0] ops[0] sides[1] ...``; sides are ``(start, end)`` in the normalised text.
+    (A named tuple: a completion can hold hundreds, and a tuple is several times cheaper to make
+    than a frozen dataclass.)"""
 
     sides: _Sides
     ops: tuple[str, ...]
@@ -147,7 +147,7 @@ def _seed_clusters(t: str) -> list[tuple[int, int]]:
     digit (also a seed) sends the text to the plain search."""
     if t.isascii():
         b = t.encode("ascii")
-    elif _DIGIT_RE.search("".join(NON_ASCII_RUN_RE.findall(t))) is None:
+    elif _NON_ASCII_DECIMAL_RE.search(t) is None:
         b = t.replace("\u03c0", "+").replace("\u221a", "+").encode("ascii", "replace")
     else:
         return [m.span() for m in _SEED_CLUSTERS_RE.finditer(t)]
@@ -206,15 +206,16 @@ def math_chains(
     """
     chains: list[Chain] = []
     memo: dict[tuple[str, bool, bool], _RunChains] = {}
-    # a run's split, or None when it is not significant (both depend on its text alone)
-    split_memo: dict[str, tuple[list[tuple[int, int]], list[str]] | None] = {}
+    # runs passed over on sight: not significant, or (with distinct) already taken where neither a
+    # bullet nor a word's argument can make a later occurrence differ
+    done: set[str] = set()
     for m in _run_matches(t, skip):
         run = m.group()
-        if run in split_memo:
-            split = split_memo[run]
-        else:
-            split = split_memo[run] = _split_run(run) if _SIGNIFICANT_RE.search(run) else None
+        if run in done:
+            continue
+        split = _significant_split(run)
         if split is None:
+            done.add(run)
             continue
         a = m.start()
         bullet = split[0][0][0] + a in bullets
@@ -224,12 +225,48 @@ def math_chains(
         if rel is not None and distinct:
             continue
         if rel is None:
-            sides, ops = list(split[0]), split[1]
-            if bullet:
-                sides[0] = _clean(run, sides[0][0] + 1, sides[0][1])
-            if word_arg:
-                sides[0] = (sides[0][0], sides[0][0])
-            rel = memo[key] = _assemble(sides, ops)
+            if bullet or word_arg:
+                sides, ops = list(split[0]), split[1]
+                if bullet:
+                    sides[0] = _clean(run, sides[0][0] + 1, sides[0][1])
+                if word_arg:
+                    sides[0] = (sides[0][0], sides[0][0])
+                rel = _assemble(sides, ops)
+            else:
+                rel = _plain_chains(run, split)
+            memo[key] = rel
+            if distinct and not bullets and run[0] not in _OPENERS:
+                done.add(run)
         for rs, ro in rel:
             chains.append(Chain(tuple([(x + a, y + a) for x, y in rs]), ro))
     return chains
+
+
+_CACHED_RUN = 256  # runs up to this long are split once per process (LRU), longer ones each time
+
+
+def _significant_split(run: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]] | None:
+    """:func:`_split_run` of a significant run, or None (both depend on the run's text alone)."""
+    return _split_cached(run) if len(run) <= _CACHED_RUN else _split_uncached(run)
+
+
+def _split_uncached(run: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]] | None:
+    if _SIGNIFICANT_RE.search(run) is None:
+        return None
+    sides, ops = _split_run(run)
+    return tuple(sides), tuple(ops)
+
+
+_split_cached = lru_cache(maxsize=8192)(_split_uncached)
+
+
+def _plain_chains(run: str, split: tuple[tuple[tuple[int, int], ...], tuple[str, ...]]) -> _RunChains:
+    """:func:`_assemble` of a run that is neither a bullet nor a word's argument."""
+    return _plain_cached(run) if len(run) <= _CACHED_RUN else _assemble(list(split[0]), list(split[1]))
+
+
+@lru_cache(maxsize=8192)
+def _plain_cached(run: str) -> _RunChains:
+    split = _split_cached(run)
+    assert split is not None
+    return _assemble(list(split[0]), list(split[1]))

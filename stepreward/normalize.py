@@ -83,7 +83,7 @@ def _uni_repl(m: re.Match[str]) -> str:
     return _uni_char(s)
 
 
-NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")  # shared with stepreward.mathruns
+NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
 _SUPERSCRIPT_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]")
 
 
@@ -290,8 +290,18 @@ def _ws_pass(text: str, layers: list[Layer]) -> str:
     return "".join(pieces)
 
 
+# A superset of the non-ASCII characters with str.isdigit(): decimal digits (\d) and the other
+# digit-valued ones (superscripts, subscripts, circled, Ethiopic, Kharoshthi, ...), each candidate
+# confirmed by isdigit() (tests/test_fast_paths.py checks every code point)
+_DIGIT_SUPERSET_RE = re.compile(
+    "(?![0-9])[\\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070-\u2089\u2460-\u24ff\u2776-\u2793"
+    "\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a]"
+)
+
+
 def _has_non_ascii_digit(text: str) -> bool:
-    return any(c.isdigit() for run in NON_ASCII_RUN_RE.findall(text) for c in run)
+    """Whether some non-ASCII character of ``text`` is a digit to ``str.isdigit()``."""
+    return any(m.group().isdigit() for m in _DIGIT_SUPERSET_RE.finditer(text))
 
 
 def _lower(text: str) -> str:

@@ -65,6 +65,15 @@ def test_unicode_alnum_class_is_str_isalnum_for_every_code_point() -> None:
     assert [cp for cp in range(sys.maxunicode + 1) if chr(cp).isalnum() != bool(alnum.match(chr(cp)))] == []
 
 
+def test_the_digit_superset_holds_every_non_ascii_digit() -> None:
+    from stepreward.normalize import _DIGIT_SUPERSET_RE, _has_non_ascii_digit
+
+    digits = [chr(cp) for cp in range(0x80, sys.maxunicode + 1) if chr(cp).isdigit()]
+    assert len(digits) > 700 and [c for c in digits if not _DIGIT_SUPERSET_RE.match(c)] == []
+    assert not _DIGIT_SUPERSET_RE.match("7") and _has_non_ascii_digit("x\u00b2") and _has_non_ascii_digit("\u0663")
+    assert not _has_non_ascii_digit("π = 3.14 ½ Ⅷ ∑")  # numerics that are not digits to str.isdigit()
+
+
 @given(_texts("a", " ", "π", "é", "÷", "×", "²", "³", "⁻", "¹", "\u200b", "\u202e", "Ａ", "∑", "ſ", "🙂"))
 @PROPS
 def test_unicode_pass_skips_only_edits_that_change_nothing(text: str) -> None:

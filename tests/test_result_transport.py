@@ -74,6 +74,36 @@ def test_gc_paused_restores_the_callers_state():
         gc.enable()
 
 
+def test_a_large_pause_promotes_the_young_generation_unscanned_and_loses_no_garbage():
+    from stepreward._gcpause import PROMOTE_ABOVE
+
+    gc.collect()
+    with gc_paused():
+        kept = [[] for _ in range(PROMOTE_ABOVE + 1000)]  # survivors of a large batch
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle  # cyclic garbage made during the pause
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 100  # the young generation was not left to be scanned...
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(kept[0]) in oldest and id(kept[-1]) in oldest  # ...it went to the oldest one
+    assert gc.get_freeze_count() == 0
+    assert gc.collect() >= 1  # the cycle is still collected by a full collection
+
+
+def test_a_process_that_freezes_objects_keeps_them_frozen():
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            kept = [[] for _ in range(30_000)]
+        assert gc.get_freeze_count() == frozen  # not unfrozen (nor joined) by the pause
+        assert len(kept) == 30_000
+    finally:
+        gc.unfreeze()
+
+
 def test_scoring_creates_no_reference_cycles():
     """What makes pausing the collector during a batch safe (stepreward._gcpause)."""
     import sys
