@@ -85,13 +85,17 @@ def _uni_repl(m: re.Match[str]) -> str:
 
 NON_ASCII_RUN_RE = re.compile("[^\x00-\x7f]+")
 _SUPERSCRIPT_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]")
+_SUPERSCRIPT_RUN_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
 
 
-_MANY_NON_ASCII = 64  # from this many non-ASCII characters on, _uni_translate is the faster way
+# from this many non-ASCII characters on, in runs this long on average, _uni_translate is the
+# faster way (many short runs, as in binary junk, cost it a call per run and a regex per text)
+_MANY_NON_ASCII = 64
+_LONG_RUNS = 8
 
 
 def _uni_translate(text: str, runs: list[re.Match[str]], layers: list[Layer]) -> str:
-    """:func:`_uni_pass` for text with many non-ASCII characters and no superscripts (``runs``:
+    """:func:`_uni_pass` for text with many non-ASCII characters and no superscripts left (``runs``:
     the matches of :data:`NON_ASCII_RUN_RE`): the non-ASCII stretches are rewritten by
     ``str.translate`` and the layer records only the replacements that change the length (a
     one-character replacement maps offsets exactly as no edit does)."""
@@ -121,20 +125,20 @@ def _uni_pass(text: str, layers: list[Layer]) -> str:
     A character that NFKC and the map leave alone (``π``, ``é``) would be an edit of one
     character into itself, which maps offsets exactly as no edit does; skipping those lets runs
     of non-ASCII text be handled a run at a time instead of a regex match per character.
+    Superscript runs (``²³`` -> ``^{23}``) are rewritten first, in a pass of their own: they are
+    found in the text as given (so a deleted zero-width character between two of them cannot merge
+    them), and what is left has none, so the rest can go through ``str.translate``.
     """
+    if _SUPERSCRIPT_RE.search(text) is not None:
+        text = sub(_SUPERSCRIPT_RUN_RE, _uni_repl, text, layers)
     runs = list(NON_ASCII_RUN_RE.finditer(text))
-    if sum(m.end() - m.start() for m in runs) >= _MANY_NON_ASCII and _SUPERSCRIPT_RE.search(text) is None:
+    size = sum(m.end() - m.start() for m in runs)
+    if size >= _MANY_NON_ASCII and size >= _LONG_RUNS * len(runs):
         return _uni_translate(text, runs, layers)
     edits: list[tuple[int, int, str]] = []
     for run in runs:
-        a, s = run.start(), run.group()
-        if _SUPERSCRIPT_RE.search(s) is None:
-            edits += [(a + k, a + k + 1, r) for k, c in enumerate(s) if (r := _uni_char(c)) != c]
-            continue
-        for m in _UNI_RE.finditer(s):
-            r = _uni_repl(m)
-            if r != m.group():
-                edits.append((a + m.start(), a + m.end(), r))
+        a = run.start()
+        edits += [(a + k, a + k + 1, r) for k, c in enumerate(run.group()) if (r := _uni_char(c)) != c]
     return apply_edits(text, edits, layers)
 
 

@@ -222,11 +222,12 @@ def _header_matches(comp: _Compiled, text: str) -> list[tuple[int, int, re.Match
             return _header_loop(comp, text)
         out.append((0, first.end(), first))
         pos = first.end()
+    append = out.append
     for m in comp.after_newline.finditer(text, pos):
-        end = m.end()
-        if end == m.start() + 1 or text[end - 1] == "\n":
+        a, end = m.span()
+        if end == a + 1 or text[end - 1] == "\n":
             return _header_loop(comp, text)
-        out.append((m.start() + 1, end, m))
+        append((a + 1, end, m))
     return out
 
 
@@ -315,9 +316,10 @@ def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
     closes, singles, by_group, names, numbered = comp.closes, comp.singles, comp.by_group, comp.names, comp.numbered
     heads = _header_matches(comp, text)
     hits: list[SectionHit] = []
+    append = hits.append
     ends = [hs for hs, _, _ in heads]
     ends.append(len(text))
-    for j, (hs, he, m) in enumerate(heads):
+    for (hs, he, m), end in zip(heads, ends[1:]):  # a body ends where the next header starts
         idx = by_group.get(m.lastindex)  # type: ignore[arg-type]
         if idx is None:  # not reached for well-formed schemas; the general way
             idx = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("s"))
@@ -331,10 +333,9 @@ def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
                 digits = sm.group("n") if sm else None
             # more than 18 digits is no step number (and int() refuses > 4300 digits)
             n = int(digits) if digits and len(digits) <= 18 else None
-        end = ends[j + 1]
         close = closes[idx]
         if close is not None:
             c = close.search(text, he)
             end = c.start() if c is not None else end
-        hits.append(SectionHit(names[idx], (hs, he), (he, end if end > he else he), n))
+        append(SectionHit(names[idx], (hs, he), (he, end if end > he else he), n))
     return hits

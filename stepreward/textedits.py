@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .types import Span
 
@@ -22,8 +22,7 @@ Pieces = tuple[str | int, ...]
 Repl = Callable[[re.Match[str]], "str | Pieces | None"]
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """One rewriting pass: edit ``i`` replaced input ``[in_a[i], in_b[i])`` by output
     ``[out_a[i], out_b[i])``; text between edits was copied unchanged."""
 
@@ -51,8 +50,7 @@ class Layer:
         return p + 1 + self.in_b[i] - self.out_b[i]
 
 
-@dataclass(frozen=True)
-class Deletions:
+class Deletions(NamedTuple):
     """A pass that only deleted single characters: the ``k``-th deleted character would have
     been at output position ``out[k]`` (non-decreasing). The same mapping as the equivalent
     :class:`Layer`, from one list instead of four."""
@@ -66,18 +64,24 @@ class Deletions:
         return p + 1 + bisect_right(self.out, p)
 
 
-@dataclass(frozen=True, eq=False)
 class Normalized:
-    """A normalised text that can map its spans back to the original text.
+    """A normalised text that can map its spans back to the original text (read-only).
 
     Offsets are computed on demand from the (few) edits each pass made, so normalising costs
-    about as much as the regex passes themselves.
+    about as much as the regex passes themselves. (A plain class with slots, not a frozen
+    dataclass: a completion makes several, and this is several times cheaper to construct.)
     """
 
-    text: str
-    source_len: int
-    offset: int = 0
-    layers: tuple[Layer | Deletions, ...] = ()
+    __slots__ = ("text", "source_len", "offset", "layers")
+
+    def __init__(self, text: str, source_len: int, offset: int = 0, layers: tuple[Layer | Deletions, ...] = ()) -> None:
+        self.text = text
+        self.source_len = source_len
+        self.offset = offset
+        self.layers = layers
+
+    def __repr__(self) -> str:
+        return f"Normalized(text={self.text!r}, source_len={self.source_len}, offset={self.offset}, layers={self.layers!r})"
 
     def char_start(self, p: int) -> int:
         """Original offset where normalised character (or insertion point) ``p`` starts."""
@@ -102,15 +106,21 @@ class Normalized:
         return (self.char_start(start), self.char_end(end - 1))
 
 
-@dataclass(frozen=True, eq=False)
 class NormalizedJoin:
-    """Several :class:`Normalized` pieces of one original text joined by a separator."""
+    """Several :class:`Normalized` pieces of one original text joined by a separator (read-only)."""
 
-    text: str
-    parts: tuple[Normalized, ...]
-    part_starts: tuple[int, ...]  # index in ``text`` where each part begins
-    source_len: int
-    shifts: tuple[int, ...] = ()  # added to each part's original offsets (a part shared by places)
+    __slots__ = ("text", "parts", "part_starts", "source_len", "shifts")
+
+    def __init__(self, text: str, parts: tuple[Normalized, ...], part_starts: tuple[int, ...], source_len: int,
+                 shifts: tuple[int, ...] = ()) -> None:
+        self.text = text
+        self.parts = parts
+        self.part_starts = part_starts  # index in ``text`` where each part begins
+        self.source_len = source_len
+        self.shifts = shifts  # added to each part's original offsets (a part shared by places)
+
+    def __repr__(self) -> str:
+        return f"NormalizedJoin(text={self.text!r}, parts={len(self.parts)}, source_len={self.source_len})"
 
     def _locate(self, p: int) -> tuple[Normalized, int, int]:
         i = max(0, bisect_right(self.part_starts, p) - 1)

@@ -80,6 +80,13 @@ def test_unicode_pass_skips_only_edits_that_change_nothing(text: str) -> None:
     _same_mapping(text, _run(_uni_pass, text), _run(lambda t, la: sub(_UNI_RE, _uni_repl, t, la), text))
 
 
+@given(_texts("a", " ", "²", "³⁻¹", "\u200b", "≤", "中文中文中文中文中文", "ﬁ∑ſ🙂Ａé÷×≠", "x=1", max_size=40))
+@PROPS
+def test_unicode_pass_with_superscripts_and_long_runs_matches_the_reference(text: str) -> None:
+    """Superscript runs first, then the long-run translation (or per-character edits)."""
+    _same_mapping(text, _run(_uni_pass, text), _run(lambda t, la: sub(_UNI_RE, _uni_repl, t, la), text))
+
+
 @given(_texts("a", " ", "π", "é", "÷", "×", "≠", "≤", "\u200b", "\u202e", "Ａ", "∑", "ſ", "🙂", "ﬁ", "٣", "中文", "x=1",
               max_size=60))
 @PROPS
