@@ -19,6 +19,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import islice
+from operator import le
 from typing import NamedTuple
 
 from .guard import GuardRefused
@@ -166,15 +168,11 @@ class SearchDoc:
                 a, b = self.spans[0]
                 self._norm = normalize(t[a:b], lower=True, offset=a, source_len=n)
                 return self._norm
-            seen: dict[str, Normalized] = {}  # a repeated section is normalised once
-            parts: list[Normalized] = []
-            for a, b in self.spans:
-                piece = t[a:b]
-                base = seen.get(piece)
-                if base is None:
-                    base = seen[piece] = normalize(piece, lower=True, source_len=n)
-                parts.append(base)
-            self._norm = concat(parts, shifts=[a for a, _ in self.spans])
+            pieces = [t[a:b] for a, b in self.spans]
+            seen = dict.fromkeys(pieces)  # a repeated section is normalised once
+            for piece in seen:
+                seen[piece] = normalize(piece, lower=True, source_len=n)
+            self._norm = concat(list(map(seen.__getitem__, pieces)), shifts=[a for a, _ in self.spans])
         return self._norm
 
     def occurrences(self, needle: str) -> Iterator[int]:
@@ -183,9 +181,8 @@ class SearchDoc:
         spans are searched in one pass over the text."""
         spans, t = self.spans, self.original
         if self._starts is None:
-            ordered = len(spans) > _FEW_SPANS and all(
-                spans[k][0] <= spans[k][1] <= spans[k + 1][0] for k in range(len(spans) - 1)
-            )
+            flat = [x for span in spans for x in span]  # a, b, a, b, ...: ordered and disjoint if sorted
+            ordered = len(spans) > _FEW_SPANS and all(map(le, flat, islice(flat, 1, None)))
             self._starts = [a for a, _ in spans] if ordered else []
         if not self._starts:
             for a, b in spans:
@@ -223,22 +220,33 @@ class SearchDoc:
         norm = self._norm
         if not isinstance(norm, NormalizedJoin) or len(norm.parts) < 2:
             return []
-        firsts: dict[int, tuple[int, bool]] = {}  # id(piece) -> (first start, context-free)
+        parts, starts = norm.parts, norm.part_starts
+        ids = list(map(id, parts))
+        first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))  # id -> first index
+        if len(first) == len(ids):
+            return []  # no section repeats
+        free: dict[int, bool] = {}  # id -> context-free, for the pieces that repeat
         marks = sorted(bullets)
         out: list[tuple[int, int]] = []
-        for part, start in zip(norm.parts, norm.part_starts, strict=True):
-            seen = firsts.get(id(part))
-            if seen is None:
-                firsts[id(part)] = (start, context_free(part.text))
+        lo = hi = -2  # the range being merged
+        for i, k in enumerate(ids):
+            j = first[k]
+            if j == i:
                 continue
-            first, free = seen
-            end = start + len(part.text)
-            if not free or (marks and _marks_in(marks, start, end) != _marks_in(marks, first, first + len(part.text))):
+            if k not in free:
+                free[k] = context_free(parts[j].text)
+            start = starts[i]
+            end = start + len(parts[i].text)
+            if not free[k] or (marks and _marks_in(marks, start, end) != _marks_in(marks, starts[j], starts[j] + end - start)):
                 continue
-            if out and out[-1][1] + 1 >= start:  # only the separator between: one range
-                out[-1] = (out[-1][0], end)
-            else:
-                out.append((start, end))
+            if hi + 1 >= start:  # only the separator between: one range
+                hi = end
+                continue
+            if hi >= 0:
+                out.append((lo, hi))
+            lo, hi = start, end
+        if hi >= 0:
+            out.append((lo, hi))
         return out
 
     def _space_after(self, i: int) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -109,13 +109,15 @@ def _runs(t: str) -> list[re.Match[str]]:
     return [m for m in _run_matches(t) if _SIGNIFICANT_RE.search(t, m.start(), m.end())]
 
 
-def _run_matches(t: str, skip: Sequence[tuple[int, int]] = ()) -> Iterator[re.Match[str]]:
-    """Every run in the seed windows, significant or not (:func:`_runs` keeps the significant).
+def _run_matches(t: str, skip: Sequence[tuple[int, int]] = ()) -> list[re.Match[str]]:
+    """Every run in the seed windows, significant or not (:func:`_runs` keeps the significant),
+    as a list (a symbol soup has a thousand runs; a generator would resume once for each).
 
     ``skip``: ordered, disjoint ``[start, end)`` ranges not to scan, each bounded by newlines or
     the text's ends (no run crosses a newline, and every lookaround of the run pattern reads one
     character: the runs outside are found as with a full scan).
     """
+    out: list[re.Match[str]] = []
     n, k = len(t), 0
     for a, b in _seed_clusters(t):  # seeds less than 2 * SEED_REACH apart share a window
         pos, end = max(0, a - SEED_REACH), min(n, b + SEED_REACH)
@@ -124,11 +126,12 @@ def _run_matches(t: str, skip: Sequence[tuple[int, int]] = ()) -> Iterator[re.Ma
         j = k
         while j < len(skip) and skip[j][0] < end:
             if skip[j][0] > pos:
-                yield from _RUN_RE.finditer(t, pos, skip[j][0])
+                out += _RUN_RE.finditer(t, pos, skip[j][0])
             pos = max(pos, skip[j][1])
             j += 1
         if pos < end:
-            yield from _RUN_RE.finditer(t, pos, end)
+            out += _RUN_RE.finditer(t, pos, end)
+    return out
 
 
 def context_free(t: str) -> bool:

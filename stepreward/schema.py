@@ -319,7 +319,7 @@ def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
     append = hits.append
     ends = [hs for hs, _, _ in heads]
     ends.append(len(text))
-    for (hs, he, m), end in zip(heads, ends[1:]):  # a body ends where the next header starts
+    for (hs, he, m), end in zip(heads, ends[1:], strict=True):  # a body ends where the next header starts
         idx = by_group.get(m.lastindex)  # type: ignore[arg-type]
         if idx is None:  # not reached for well-formed schemas; the general way
             idx = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("s"))

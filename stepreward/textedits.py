@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from typing import NamedTuple
 
 from .types import Span
@@ -188,11 +189,7 @@ def concat(parts: list[Normalized], sep: str = "\n", shifts: list[int] | None = 
     """
     if len(parts) == 1 and not shifts:
         return parts[0]
-    starts: list[int] = []
-    pos = 0
-    for p in parts:
-        starts.append(pos)
-        pos += len(p.text) + len(sep)
+    texts = [p.text for p in parts]
+    starts = tuple(accumulate(map(len(sep).__add__, map(len, texts[:-1])), initial=0))
     source_len = parts[0].source_len if parts else 0
-    return NormalizedJoin(sep.join([p.text for p in parts]), tuple(parts), tuple(starts), source_len,
-                          tuple(shifts) if shifts else ())
+    return NormalizedJoin(sep.join(texts), tuple(parts), starts, source_len, tuple(shifts) if shifts else ())

@@ -115,7 +115,8 @@ def from_answer_section(text: str, schema: FormatSchema) -> Answer | None:
     """Source 1: the last non-blank answer section of ``schema`` (see module docstring)."""
     spec = schema.section(schema.answer_section)
     close = re.compile(spec.close, re.I) if spec.close else None
-    hits = [h for h in find_sections(text, schema) if h.name == schema.answer_section]
+    name = schema.answer_section
+    hits = [h for h in find_sections(text, schema) if h.name == name]
     for hit in reversed(hits):
         s, e = hit.body_span
         if not text[s:e].strip():

@@ -63,7 +63,8 @@ def _scope(text: str, config: RewardConfig) -> tuple[str, list[Span]]:
     schema = _schema(config)
     if mode == "completion" or schema is None or schema.step_section is None:
         return whole
-    spans = [h.body_span for h in find_sections(text, schema) if h.name == schema.step_section]
+    step = schema.step_section
+    spans = [h.body_span for h in find_sections(text, schema) if h.name == step]
     if mode == "auto" and not spans:
         return whole
     return "steps", spans

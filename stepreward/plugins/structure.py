@@ -80,11 +80,6 @@ def answer_extent(body: str) -> tuple[int, int]:
     return start, len(body)
 
 
-def _blank(text: str, a: int, b: int) -> bool:
-    """``not text[a:b].strip()``, without building the stripped copy."""
-    return b <= a or text[a:b].isspace()
-
-
 def _body(text: str, hit: SectionHit) -> str:
     return text[hit.body_span[0] : hit.body_span[1]]
 
@@ -128,7 +123,8 @@ def _completeness(
                     reasons.append(f"section {_label(h)} is not closed")
         if not (essential and (spec.non_empty or spec.name == schema.answer_section)):
             continue
-        empty = [h for h in found if _blank(text, *h.body_span)]
+        # blank bodies: not text[a:b].strip(), without the stripped copy
+        empty = [h for h in found if (s := h.body_span)[1] <= s[0] or text[s[0] : s[1]].isspace()]
         if len(empty) == len(found):
             missing.append(spec.name)
             reasons.append(f"section {spec.name!r} is empty")
@@ -174,7 +170,8 @@ def _answer_checks(
     text: str, schema: FormatSchema, hits: Sequence[SectionHit], answers: list[SectionHit] | None = None
 ) -> list[str]:
     if answers is None:
-        answers = [h for h in hits if h.name == schema.answer_section]
+        name = schema.answer_section
+        answers = [h for h in hits if h.name == name]
     if not answers:
         return []
     reasons: list[str] = []
