@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import NamedTuple
+
+from ._shortcache import cached_when_short
 
 SEED_REACH = 32  # see _runs
 
@@ -236,7 +237,7 @@ def math_chains(
                     sides[0] = (sides[0][0], sides[0][0])
                 rel = _assemble(sides, ops)
             else:
-                rel = _plain_chains(run, split)
+                rel = _plain_chains(run)
             memo[key] = rel
             if distinct and not bullets and run[0] not in _OPENERS:
                 done.add(run)
@@ -245,31 +246,18 @@ def math_chains(
     return chains
 
 
-_CACHED_RUN = 256  # runs up to this long are split once per process (LRU), longer ones each time
-
-
+@cached_when_short(256)
 def _significant_split(run: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]] | None:
     """:func:`_split_run` of a significant run, or None (both depend on the run's text alone)."""
-    return _split_cached(run) if len(run) <= _CACHED_RUN else _split_uncached(run)
-
-
-def _split_uncached(run: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]] | None:
     if _SIGNIFICANT_RE.search(run) is None:
         return None
     sides, ops = _split_run(run)
     return tuple(sides), tuple(ops)
 
 
-_split_cached = lru_cache(maxsize=8192)(_split_uncached)
-
-
-def _plain_chains(run: str, split: tuple[tuple[tuple[int, int], ...], tuple[str, ...]]) -> _RunChains:
-    """:func:`_assemble` of a run that is neither a bullet nor a word's argument."""
-    return _plain_cached(run) if len(run) <= _CACHED_RUN else _assemble(list(split[0]), list(split[1]))
-
-
-@lru_cache(maxsize=8192)
-def _plain_cached(run: str) -> _RunChains:
-    split = _split_cached(run)
+@cached_when_short(256)
+def _plain_chains(run: str) -> _RunChains:
+    """:func:`_assemble` of a significant run that is neither a bullet nor a word's argument."""
+    split = _significant_split(run)
     assert split is not None
     return _assemble(list(split[0]), list(split[1]))

@@ -343,3 +343,17 @@ def test_forms_that_normalise_alike_share_one_analysis() -> None:
     assert (a.raw, b.raw) == ("\\frac{6}{3}=2", "6 / 3 = 2")
     assert dataclasses.replace(a, raw="") == dataclasses.replace(b, raw="")
     assert a.kind == "equation" and a.math == "6/3=2"
+
+
+def test_cached_when_short_caches_short_strings_only() -> None:
+    from stepreward._shortcache import cached_when_short
+
+    calls: list[str] = []
+
+    @cached_when_short(3)
+    def upper(s: str) -> str:
+        calls.append(s)
+        return s.upper()
+
+    assert upper("ab") == upper("ab") == "AB" and calls == ["ab"]
+    assert upper("abcd") == upper("abcd") == "ABCD" and calls == ["ab", "abcd", "abcd"]  # long: not kept

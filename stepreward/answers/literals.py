@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
+from .._shortcache import cached_when_short
 from ..normalize import normalize_text
 
 MAX_ANSWER_CHARS = 2_000  # longer "answers" are kept as text and never parsed
@@ -125,7 +126,7 @@ def _balanced(s: str) -> bool:
     return depth == 0
 
 
-_CACHED_CHARS = 256  # answers up to this long are cleaned and parsed once (lru caches below)
+_CACHED_CHARS = 256  # answers up to this long are cleaned once (LRU)
 
 
 def clean_answer(s: str) -> str:
@@ -133,14 +134,10 @@ def clean_answer(s: str) -> str:
     an answer is cleaned by extraction and comparison alike, and a group's answers repeat."""
     if not isinstance(s, str):
         return ""
-    return _clean_answer_cached(s) if len(s) <= _CACHED_CHARS else _clean_answer(s)
-
-
-@lru_cache(maxsize=8192)
-def _clean_answer_cached(s: str) -> str:
     return _clean_answer(s)
 
 
+@cached_when_short(_CACHED_CHARS)
 def _clean_answer(s: str) -> str:
     s = s[:MAX_ANSWER_CHARS].strip()
     for _ in range(8):
