@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from .types import KeyStep
@@ -30,6 +31,7 @@ _EXPECTED = (
 )
 
 _Frozen = tuple[tuple[str, ...] | str | None, ...]
+_STR = frozenset({str})
 
 
 def _err(msg: str) -> ValueError:
@@ -60,7 +62,7 @@ def _freeze(value: Any) -> _Frozen:
         if type(item) is str:
             frozen.append(item)
         elif isinstance(item, list | tuple):
-            if all(type(alt) is str for alt in item):  # the common case, without building messages
+            if {*map(type, item)} <= _STR:  # all exactly str: the common case, without building messages
                 frozen.append(tuple(item))
             else:
                 frozen.append(tuple(_form(alt, f"key_steps[{i}][{j}]") for j, alt in enumerate(item)))
@@ -96,13 +98,13 @@ def parse_key_steps(value: Any) -> tuple[KeyStep, ...]:
     """Parse a ``key_steps`` value (see the module docstring) into ``tuple[KeyStep, ...]``."""
     if value is None:
         return ()
-    if isinstance(value, tuple) and all(isinstance(s, KeyStep) for s in value):
+    if isinstance(value, tuple) and all(map(isinstance, value, repeat(KeyStep))):
         return value
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):
         text = value.strip()
         return _from_json(text) if text else ()
-    if isinstance(value, list) and all(isinstance(s, KeyStep) for s in value) and value:
+    if isinstance(value, list) and value and all(map(isinstance, value, repeat(KeyStep))):
         return tuple(value)
     return _build(_freeze(value))

@@ -60,6 +60,14 @@ def test_whitespace_fast_paths_match_the_generic_pass(text: str) -> None:
     _same_mapping(text, _run(_ws_pass, text), _run(_ws_pass_generic, text))
 
 
+@given(_texts(" ", "\n", "  ", " \n", "\n\n", "\n ", "a", "9", ".", ",", "=", "(", "é", "π", ". 5", "5 ,", "x = 3",
+              "\u00a0", "\u0663"))
+@PROPS
+def test_whitespace_runs_then_lone_spaces_match_the_generic_pass(text: str) -> None:
+    # no tab: every example takes a fast path (runs rewritten first, then the lone-space split)
+    _same_mapping(text, _run(_ws_pass, text), _run(_ws_pass_generic, text))
+
+
 def test_unicode_alnum_class_is_str_isalnum_for_every_code_point() -> None:
     alnum = re.compile(r"[^\W_]")
     assert [cp for cp in range(sys.maxunicode + 1) if chr(cp).isalnum() != bool(alnum.match(chr(cp)))] == []

@@ -36,6 +36,7 @@ unexpected internal error yields an all-unmatched report whose reasons say so.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
@@ -70,6 +71,20 @@ def _scope(text: str, config: RewardConfig) -> tuple[str, list[Span]]:
     return "steps", spans
 
 
+@lru_cache(maxsize=8192)
+def _distinct_norms(forms: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(normal form, raw form)`` of a step's alternatives, one per normal form: alternatives that
+    normalise alike ("x = 3", "x=3", "\\frac{6}{3}", "6/3") are one search, and the first of them in
+    the step's order stands for all (stages 2-4 depend only on the normal form). Cached: a step's
+    forms repeat once per rollout."""
+    distinct: dict[str, str] = {}
+    for raw in forms:
+        norm = form_norm(raw)  # a form like "$$" normalises to nothing
+        if norm and norm not in distinct:
+            distinct[norm] = raw
+    return tuple(distinct.items())
+
+
 def _match_step(step: KeyStep, text: str, doc: SearchDoc, config: RewardConfig) -> KeyStepMatch:
     """Stages cheapest first (module docstring). A form is classified (:func:`analyse_form`) only
     when a stage needs its kind: most key steps are found as written or normalised."""
@@ -83,20 +98,14 @@ def _match_step(step: KeyStep, text: str, doc: SearchDoc, config: RewardConfig) 
             i = first_bounded(text, raw, doc.occurrences(raw), raw)
             if i >= 0:
                 return hit(raw, (i, i + len(raw)), "exact")
-    # Alternatives that normalise alike ("x = 3", "x=3", "\\frac{6}{3}", "6/3") are one search: the
-    # first of them in the step's order stands for all (stages 2-4 depend only on the normal form)
-    distinct: dict[str, str] = {}
-    for raw in step.forms:
-        norm = form_norm(raw)  # a form like "$$" normalises to nothing
-        if norm and norm not in distinct:
-            distinct[norm] = raw
-    for norm, raw in distinct.items():
+    distinct = _distinct_norms(step.forms)
+    for norm, raw in distinct:
         t = doc.norm.text
         if norm in t:
             i = first_bounded(t, norm, occurrences(t, norm), raw)
             if i >= 0:
                 return hit(raw, doc.norm.span(i, i + len(norm)), "normalised")
-    forms = [analyse_form(raw) for raw in distinct.values()]
+    forms = [analyse_form(raw) for _, raw in distinct]
     closest: tuple[FormInfo, Found] | None = None
     ks = config.keysteps
     for f in forms:
