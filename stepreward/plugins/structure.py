@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from itertools import islice
+from operator import attrgetter, le
 
 from ..config import RewardConfig
 from ..hookspecs import hookimpl
@@ -95,6 +97,9 @@ def _closed(text: str, hit: SectionHit, spec: SectionSpec) -> re.Match[str] | No
     return re.compile(spec.close, re.IGNORECASE).match(text, hit.body_span[1])
 
 
+_NAME = attrgetter("name")
+
+
 def _by_name(hits: Sequence[SectionHit]) -> dict[str, list[SectionHit]]:
     """The hits of each section name, in text order."""
     out: dict[str, list[SectionHit]] = {}
@@ -151,6 +156,9 @@ def _numbering(name: str, numbers: list[int | None]) -> str | None:
 
 def _order(schema: FormatSchema, hits: Sequence[SectionHit]) -> list[str]:
     rank = {s.name: i for i, s in enumerate(schema.sections)}
+    ranks = list(map(rank.__getitem__, map(_NAME, hits)))
+    if all(map(le, ranks, islice(ranks, 1, None))):
+        return []  # every header ranks at least as late as the one before: nothing out of order
     reasons: list[str] = []
     seen: set[tuple[str, str]] = set()
     top: SectionHit | None = None
