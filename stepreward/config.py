@@ -6,6 +6,7 @@ may start from a preset and override fields (``RewardConfig.from_preset("paper",
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -143,11 +144,17 @@ BUILTIN_PRESETS: dict[str, RewardConfig] = {
 }
 
 
+_registered_presets: Callable[[], dict[str, RewardConfig]] | None = None
+
+
 def get_preset(name: str) -> RewardConfig:
     """Look up a preset by name (built-in or registered by a plugin)."""
-    from .manager import registered_presets
+    global _registered_presets
+    if _registered_presets is None:  # imported once (a per-call import costs ~1 µs; once per score)
+        from .manager import registered_presets
 
-    presets = registered_presets()
+        _registered_presets = registered_presets
+    presets = _registered_presets()
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}. Fix: use one of {sorted(presets)}.")
     return presets[name]
