@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .guard import GuardRefused
@@ -111,12 +112,15 @@ _ATOM_START_OPS = frozenset("([{\u221a\u03c0")
 Token = tuple[str, Any, int]  # (kind, value, position)
 
 
+@lru_cache(maxsize=4096)  # numbers repeat (a Fraction is immutable; refusals raise, uncached)
 def _number(text: str) -> Fraction:
     mant, _, exp = text.lower().partition("e")
     if len(mant) > MAX_DIGITS + 1:
         raise GuardRefused(f"number with more than {MAX_DIGITS} digits")
     if len(exp.lstrip("+-")) > MAX_SCI_DIGITS:
         raise GuardRefused("scientific exponent too large")
+    if not exp and "." not in mant:
+        return Fraction(int(mant))  # an integer: 4x faster than Fraction's string parser, same value
     return Fraction(text)
 
 
@@ -125,27 +129,32 @@ def tokenize(text: str) -> list[Token]:
     if len(text) > MAX_CHARS:
         raise GuardRefused(f"expression longer than {MAX_CHARS} characters")
     tokens: list[Token] = []
-    pos, n = 0, len(text)
-    while pos < n:
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise MathParseError(f"unexpected character {text[pos]!r} at {pos}")
-        kind = m.lastgroup or ""
+    append = tokens.append
+    pos = 0
+    for m in _TOKEN_RE.finditer(text):  # every character is in some token: a gap is an error
+        start = m.start()
+        if start != pos:
+            break
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "ws":
+            continue
         s = m.group()
-        if kind == "letters":
-            if s.lower() == "sqrt":  # plain-text sqrt(2), as \\sqrt
-                tokens.append(("cmd", "\\sqrt", m.start()))
+        if kind == "num":
+            append(("num", _number(s), start))
+        elif kind == "letters":
+            if s.lower() == "sqrt":  # plain-text sqrt(2), as \sqrt
+                append(("cmd", "\\sqrt", start))
             elif len(s) > MAX_LETTER_RUN or s.lower() in _FUNCTIONS:
                 raise MathParseError(f"word {s[:20]!r} is not an expression of this grammar")
             else:
-                tokens.append(("letter", s, m.start()))
-        elif kind == "num":
-            tokens.append(("num", _number(s), m.start()))
-        elif kind != "ws":
-            tokens.append((kind, s, m.start()))
-        pos = m.end()
+                append(("letter", s, start))
+        else:
+            append((kind, s, start))  # type: ignore[arg-type]
         if len(tokens) > MAX_TOKENS:
             raise GuardRefused(f"expression longer than {MAX_TOKENS} tokens")
+    if pos != len(text):
+        raise MathParseError(f"unexpected character {text[pos]!r} at {pos}")
     return tokens
 
 
@@ -177,8 +186,8 @@ class _Parser:
             raise MathParseError(f"expected {value!r} at {tok[2]}, found {tok[1]!r}")
 
     def is_op(self, *values: str) -> bool:
-        tok = self.peek()
-        return tok is not None and tok[0] == "op" and tok[1] in values
+        i, toks = self.i, self.toks  # (peek() inlined: the parser's most frequent call)
+        return i < len(toks) and toks[i][0] == "op" and toks[i][1] in values
 
     # -- grammar
     def relation(self) -> Relation:
