@@ -180,11 +180,7 @@ class SearchDoc:
         :func:`first_bounded`, the first span holding a good occurrence wins). Many ordered
         spans are searched in one pass over the text."""
         spans, t = self.spans, self.original
-        if self._starts is None:
-            flat = [x for span in spans for x in span]  # a, b, a, b, ...: ordered and disjoint if sorted
-            ordered = len(spans) > _FEW_SPANS and all(map(le, flat, islice(flat, 1, None)))
-            self._starts = [a for a, _ in spans] if ordered else []
-        if not self._starts:
+        if not self._ordered_starts():
             for a, b in spans:
                 yield from occurrences(t, needle, a, b)
             return
@@ -196,6 +192,27 @@ class SearchDoc:
             if i + n <= spans[bisect_right(starts, i) - 1][1]:
                 yield i
             i = t.find(needle, i + 1, hi)
+
+    def _ordered_starts(self) -> list[int]:
+        """Span starts when there are more than a few spans, ordered and disjoint, else ``[]``."""
+        if self._starts is None:
+            spans = self.spans
+            flat = [x for span in spans for x in span]  # a, b, a, b, ...: ordered and disjoint if sorted
+            ordered = len(spans) > _FEW_SPANS and all(map(le, flat, islice(flat, 1, None)))
+            self._starts = [a for a, _ in spans] if ordered else []
+        return self._starts
+
+    def yields_first(self, i: int, n: int) -> bool:
+        """Whether :meth:`occurrences` yields ``i`` first, given that ``i`` is the first occurrence
+        of an ``n``-character needle in the whole text: it lies wholly inside a span, and no span
+        searched before that one can hold an occurrence (one span, or ordered disjoint spans)."""
+        spans = self.spans
+        if len(spans) == 1:
+            a, b = spans[0]
+            return a <= i and i + n <= b
+        starts = self._ordered_starts()
+        k = bisect_right(starts, i) - 1
+        return k >= 0 and i + n <= spans[k][1]
 
     @property
     def chains(self) -> list[Chain]:

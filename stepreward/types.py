@@ -8,9 +8,20 @@ was scored (the completion as given, not a normalised copy).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Span = tuple[int, int]
+_T = TypeVar("_T")
+
+
+def built(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """``cls(**fields)`` for a frozen dataclass of this module, every field given, without the
+    frozen ``__init__``'s one ``object.__setattr__`` per field: about twice as fast, for hot paths
+    (a key-step match per key step and completion). The result is indistinguishable (equality,
+    hash, repr, pickling, immutability)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)  # (into the instance's own dict: it shares its keys with the class's)
+    return obj
 
 AnswerKind = Literal["choice", "yesno", "number", "expression", "text", "raw", "none"]
 

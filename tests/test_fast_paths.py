@@ -242,6 +242,27 @@ def test_exact_search_over_many_spans(text: str, needle: str) -> None:
     assert list(occurrences(text, needle)) == [m.start() for m in re.finditer(f"(?={re.escape(needle)})", text)]
 
 
+
+@given(_texts("x=3", "x=30", "6/3=2", "16/3=2", "1+", "2", " ", "\n", ".", "a", "-"), st.sampled_from(["x=3", "2", "6/3=2"]),
+       st.integers(0, 6))
+@PROPS
+def test_first_occurrence_shortcut_is_the_first_candidate(text: str, needle: str, cut: int) -> None:
+    """The matcher takes the text's first occurrence when ``yields_first`` says that
+    ``occurrences`` would yield it first: spans one, ordered, overlapping or out of order."""
+    n = len(text)
+    layouts = [
+        [(min(cut, n), n)],
+        [(i, min(n, i + 5)) for i in range(cut % 3, n, 6)],
+        [(0, n), (2, n)],
+        [(min(n, 6), n), (0, min(n, 5))],  # out of text order: the later span is searched first
+    ]
+    i = text.find(needle)
+    for spans in layouts:
+        doc = SearchDoc(text, spans)
+        if i >= 0 and doc.yields_first(i, len(needle)):
+            assert next(doc.occurrences(needle), None) == i, spans
+
+
 def _reference_braces(text: str) -> dict[int, int]:
     out, stack, i = {}, [], 0
     while i < len(text):
@@ -365,3 +386,17 @@ def test_cached_when_short_caches_short_strings_only() -> None:
 
     assert upper("ab") == upper("ab") == "AB" and calls == ["ab"]
     assert upper("abcd") == upper("abcd") == "ABCD" and calls == ["ab", "abcd", "abcd"]  # long: not kept
+
+
+def test_built_instances_are_the_dataclass_instances() -> None:
+    import pickle
+
+    from stepreward.types import KeyStepMatch, built
+
+    fields = {"index": 2, "forms": ("x=3",), "matched": True, "form": "x=3", "span": (4, 7),
+              "matched_text": "x=3", "method": "exact", "score": 1.0, "reason": ""}
+    fast, slow = built(KeyStepMatch, dict(fields)), KeyStepMatch(**fields)
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert fast.to_dict() == slow.to_dict() and pickle.loads(pickle.dumps(fast)) == slow
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.score = 0.0  # type: ignore[misc]

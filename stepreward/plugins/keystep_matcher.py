@@ -41,10 +41,19 @@ from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ..keystep_confirm import Found, phrase_search, symbolic_search
-from ..keystep_search import FormInfo, SearchDoc, analyse_form, first_bounded, form_norm, occurrences
+from ..keystep_search import (
+    FormInfo,
+    SearchDoc,
+    analyse_form,
+    first_bounded,
+    form_norm,
+    left_ok,
+    occurrences,
+    right_ok,
+)
 from ..keysteps import parse_key_steps
 from ..schema import BUILTIN_SCHEMAS, FormatSchema, find_sections, resolve_schema
-from ..types import KeyStep, KeyStepMatch, KeyStepReport, Span
+from ..types import KeyStep, KeyStepMatch, KeyStepReport, Span, built
 
 if TYPE_CHECKING:
     from ..config import RewardConfig
@@ -90,21 +99,31 @@ def _match_step(step: KeyStep, text: str, doc: SearchDoc, config: RewardConfig) 
     when a stage needs its kind: most key steps are found as written or normalised."""
 
     def hit(form: str, span: Span, method: str, score: float = 1.0) -> KeyStepMatch:
-        # (positional: index, forms, matched, form, span, matched_text, method, score)
-        return KeyStepMatch(step.index, step.forms, True, form, span, text[span[0] : span[1]], method, score)
+        return built(KeyStepMatch, {
+            "index": step.index, "forms": step.forms, "matched": True, "form": form, "span": span,
+            "matched_text": text[span[0] : span[1]], "method": method, "score": score, "reason": "",
+        })
 
     for raw in step.forms:
-        if raw in text:  # (a substring test first: most forms are not in the text at all)
+        i, n = text.find(raw), len(raw)  # (most forms are not in the text at all)
+        if i < 0:
+            continue
+        # the first occurrence, when it is first_bounded's first candidate and good on any
+        # boundaries, is its answer: skip the generator machinery (the common case)
+        if not (n and doc.yields_first(i, n) and left_ok(text, i, True) and right_ok(text, i + n, True)):
             i = first_bounded(text, raw, doc.occurrences(raw), raw)
-            if i >= 0:
-                return hit(raw, (i, i + len(raw)), "exact")
+        if i >= 0:
+            return hit(raw, (i, i + n), "exact")
     distinct = _distinct_norms(step.forms)
     for norm, raw in distinct:
         t = doc.norm.text
-        if norm in t:
+        i, n = t.find(norm), len(norm)
+        if i < 0:
+            continue
+        if not (left_ok(t, i, True) and right_ok(t, i + n, True)):  # (as above; norm is never empty)
             i = first_bounded(t, norm, occurrences(t, norm), raw)
-            if i >= 0:
-                return hit(raw, doc.norm.span(i, i + len(norm)), "normalised")
+        if i >= 0:
+            return hit(raw, doc.norm.span(i, i + n), "normalised")
     forms = [analyse_form(raw) for _, raw in distinct]
     closest: tuple[FormInfo, Found] | None = None
     ks = config.keysteps
