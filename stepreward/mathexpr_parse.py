@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any, NamedTuple
 
+from ._shortcache import cached_when_short
 from .guard import GuardRefused
 from .normalize import normalize
 
@@ -112,7 +112,7 @@ _ATOM_START_OPS = frozenset("([{\u221a\u03c0")
 Token = tuple[str, Any, int]  # (kind, value, position)
 
 
-@lru_cache(maxsize=4096)  # numbers repeat (a Fraction is immutable; refusals raise, uncached)
+@cached_when_short(32)  # numbers repeat (a Fraction is immutable; refusals raise, uncached)
 def _number(text: str) -> Fraction:
     mant, _, exp = text.lower().partition("e")
     if len(mant) > MAX_DIGITS + 1:

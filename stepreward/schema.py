@@ -346,7 +346,8 @@ _new = object.__new__
 
 def _hit(name: str, header_span: Span, body_span: Span, step_number: int | None) -> SectionHit:
     """``SectionHit(...)`` without the frozen dataclass's four ``object.__setattr__`` calls (half
-    the time; a hostile completion has thousands of headers). Equal to the dataclass-built one."""
+    the time; a hostile completion has thousands of headers). Equal to the dataclass-built one.
+    (:func:`stepreward.types.built` with the stores spelled out: no dict literal to build.)"""
     hit = _new(SectionHit)
     d = hit.__dict__
     d["name"], d["header_span"], d["body_span"], d["step_number"] = name, header_span, body_span, step_number
