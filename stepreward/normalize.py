@@ -279,8 +279,9 @@ def _ws_pass(text: str, layers: list[Layer]) -> str:
     if "\t" in text or "\r" in text or "\f" in text or "\v" in text:
         return _ws_pass_generic(text, layers)
     runs: list[re.Match[str]] = []
-    if "  " in text or _NEWLINE_RUN_HINT.search(text) is not None:
-        if "  " in text or " \n" in text:  # (a run led by a space starts with one of those)
+    double = "  " in text
+    if double or _NEWLINE_RUN_HINT.search(text) is not None:
+        if double or " \n" in text:  # (a run led by a space starts with one of those)
             runs += _SPACE_RUN_RE.finditer(text)
         runs += _NEWLINE_RUN_RE.finditer(text)
         runs.sort(key=lambda m: m.start())

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .types import SectionHit, Span
+from .types import SectionHit, section_hit
 
 
 class SectionSpec(BaseModel):
@@ -337,18 +337,5 @@ def _split(text: str, schema: FormatSchema) -> list[SectionHit]:
         if close is not None:
             c = close.search(text, he)
             end = c.start() if c is not None else end
-        append(_hit(names[idx], (hs, he), (he, end if end > he else he), n))
+        append(section_hit(names[idx], (hs, he), (he, end if end > he else he), n))
     return hits
-
-
-_new = object.__new__
-
-
-def _hit(name: str, header_span: Span, body_span: Span, step_number: int | None) -> SectionHit:
-    """``SectionHit(...)`` without the frozen dataclass's four ``object.__setattr__`` calls (half
-    the time; a hostile completion has thousands of headers). Equal to the dataclass-built one.
-    (:func:`stepreward.types.built` with the stores spelled out: no dict literal to build.)"""
-    hit = _new(SectionHit)
-    d = hit.__dict__
-    d["name"], d["header_span"], d["body_span"], d["step_number"] = name, header_span, body_span, step_number
-    return hit

@@ -132,6 +132,15 @@ class SectionHit:
         return asdict(self)
 
 
+
+def section_hit(name: str, header_span: Span, body_span: Span, step_number: int | None) -> SectionHit:
+    """``SectionHit(...)``, built as :func:`built` builds, with the four stores spelled out (no dict
+    literal to make: a hostile completion has thousands of headers)."""
+    hit = object.__new__(SectionHit)
+    d = hit.__dict__
+    d["name"], d["header_span"], d["body_span"], d["step_number"] = name, header_span, body_span, step_number
+    return hit
+
 @dataclass(frozen=True)
 class StructureReport:
     """StepRVR's view of a completion: completeness and logical order, each with reasons."""

@@ -391,7 +391,7 @@ def test_cached_when_short_caches_short_strings_only() -> None:
 def test_built_instances_are_the_dataclass_instances() -> None:
     import pickle
 
-    from stepreward.types import KeyStepMatch, built
+    from stepreward.types import KeyStepMatch, SectionHit, built, section_hit
 
     fields = {"index": 2, "forms": ("x=3",), "matched": True, "form": "x=3", "span": (4, 7),
               "matched_text": "x=3", "method": "exact", "score": 1.0, "reason": ""}
@@ -400,3 +400,7 @@ def test_built_instances_are_the_dataclass_instances() -> None:
     assert fast.to_dict() == slow.to_dict() and pickle.loads(pickle.dumps(fast)) == slow
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.score = 0.0  # type: ignore[misc]
+    hit, plain = section_hit("step", (0, 11), (11, 14), 1), SectionHit("step", (0, 11), (11, 14), 1)
+    assert hit == plain and hash(hit) == hash(plain) and repr(hit) == repr(plain) and hit.to_dict() == plain.to_dict()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hit.name = "answer"  # type: ignore[misc]
